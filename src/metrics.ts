@@ -1,0 +1,222 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { DropReason } from './outputs/output.js';
+
+/**
+ * Every metric of METRICS.md, in one place, on one Registry per daemon (so tests can run
+ * several daemons in one process without sharing counters).
+ */
+const P = 'coroot_event_recorder_';
+
+export type IngestRejectReason =
+  | 'invalid_json'
+  | 'invalid_payload'
+  | 'too_large'
+  | 'unauthorized'
+  | 'unsupported_media_type'
+  | 'queue_full';
+
+export type KafkaErrorType = 'timeout' | 'network' | 'broker' | 'unknown';
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly eventsReceived = new Counter({
+    name: `${P}events_received_total`,
+    help: 'Events accepted by the recorder queue, by source and type.',
+    labelNames: ['source', 'type'] as const,
+    registers: [this.registry],
+  });
+  readonly eventsDropped = new Counter({
+    name: `${P}events_dropped_total`,
+    help: 'Events lost before any output saw them, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly queueLength = new Gauge({
+    name: `${P}queue_length`,
+    help: 'Events waiting in the recorder queue.',
+    registers: [this.registry],
+  });
+  readonly queueCapacity = new Gauge({
+    name: `${P}queue_capacity`,
+    help: 'Capacity of the recorder queue (queue_size).',
+    registers: [this.registry],
+  });
+  readonly outputEvents = new Counter({
+    name: `${P}output_events_total`,
+    help: 'Outcome of each event per output: written, failed (delivery attempted and given up) or dropped (never attempted).',
+    labelNames: ['output', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly outputDrops = new Counter({
+    name: `${P}output_drops_total`,
+    help: 'Events an output lost, by reason (failed + dropped of output_events_total).',
+    labelNames: ['output', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly outputBytes = new Counter({
+    name: `${P}output_bytes_total`,
+    help: 'Payload bytes delivered by an output.',
+    labelNames: ['output'] as const,
+    registers: [this.registry],
+  });
+  readonly outputQueueLength = new Gauge({
+    name: `${P}output_queue_length`,
+    help: "Events in an output's own buffer, not yet written, failed or dropped.",
+    labelNames: ['output'] as const,
+    registers: [this.registry],
+  });
+  readonly outputSendDuration = new Histogram({
+    name: `${P}output_send_duration_seconds`,
+    help: 'Duration of one delivery (a file write, a webhook POST, a Kafka produce).',
+    labelNames: ['output'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly outputUp = new Gauge({
+    name: `${P}output_up`,
+    help: 'Whether an output can deliver now (1) or not (0).',
+    labelNames: ['output'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookRetries = new Counter({
+    name: `${P}webhook_retries_total`,
+    help: 'Webhook delivery attempts after the first.',
+    labelNames: ['output'] as const,
+    registers: [this.registry],
+  });
+  readonly kafkaProduceErrors = new Counter({
+    name: `${P}kafka_produce_errors_total`,
+    help: 'Failed Kafka produce requests, by error type.',
+    labelNames: ['output', 'error_type'] as const,
+    registers: [this.registry],
+  });
+  readonly fileReopens = new Counter({
+    name: `${P}file_reopens_total`,
+    help: 'Times a file output reopened its file (rotation, deletion, SIGUSR1).',
+    labelNames: ['output'] as const,
+    registers: [this.registry],
+  });
+  readonly ingestRequests = new Counter({
+    name: `${P}ingest_requests_total`,
+    help: 'HTTP requests to the ingest endpoints, by endpoint and status code.',
+    labelNames: ['endpoint', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly ingestDuration = new Histogram({
+    name: `${P}ingest_request_duration_seconds`,
+    help: 'Time from the start of an ingest request to its answer.',
+    labelNames: ['endpoint'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly ingestRejected = new Counter({
+    name: `${P}ingest_rejected_total`,
+    help: 'Ingest requests answered with an error, by endpoint and reason.',
+    labelNames: ['endpoint', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly corootApiPolls = new Counter({
+    name: `${P}coroot_api_polls_total`,
+    help: 'Coroot API polls, by project and result.',
+    labelNames: ['project', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly configLastReloadSuccessful = new Gauge({
+    name: `${P}config_last_reload_successful`,
+    help: 'Whether the last configuration reload attempt was successful.',
+    registers: [this.registry],
+  });
+  readonly configLastReloadSuccessTimestamp = new Gauge({
+    name: `${P}config_last_reload_success_timestamp_seconds`,
+    help: 'Timestamp of the last successful configuration reload.',
+    registers: [this.registry],
+  });
+  readonly buildInfo = new Gauge({
+    name: `${P}build_info`,
+    help: 'A metric with a constant 1 value labeled by version and Node.js version.',
+    labelNames: ['version', 'node_version'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(version: string, opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: P });
+    this.buildInfo.set({ version, node_version: process.version }, 1);
+  }
+
+  /** The per-output counters, pre-bound to the output's label. */
+  forOutput(output: string): OutputMeter {
+    return new OutputMeter(this, output);
+  }
+
+  /** Forget an output's series when it is removed by a reload, so /metrics does not grow forever. */
+  removeOutput(output: string): void {
+    for (const m of [this.outputQueueLength, this.outputUp]) m.remove({ output });
+  }
+}
+
+const FAILED_REASONS: ReadonlySet<DropReason> = new Set(['retries_exhausted', 'rejected', 'write_error']);
+
+/**
+ * One output's accounting. Every event an output takes in `send` must end in exactly
+ * one of `written`, `lost` (which classifies it as failed or dropped), so that
+ * received = written + failed + dropped + pending holds (METRICS.md invariant).
+ */
+export class OutputMeter {
+  private readonly writtenCounter;
+  private readonly failedCounter;
+  private readonly droppedCounter;
+  private readonly bytesCounter;
+  private readonly queueGauge;
+  private readonly upGauge;
+  private readonly durationHistogram;
+  private readonly dropCounters = new Map<DropReason, { inc(n?: number): void }>();
+
+  constructor(
+    private readonly metrics: Metrics,
+    readonly output: string,
+  ) {
+    this.writtenCounter = metrics.outputEvents.labels(output, 'written');
+    this.failedCounter = metrics.outputEvents.labels(output, 'failed');
+    this.droppedCounter = metrics.outputEvents.labels(output, 'dropped');
+    this.bytesCounter = metrics.outputBytes.labels(output);
+    this.queueGauge = metrics.outputQueueLength.labels(output);
+    this.upGauge = metrics.outputUp.labels(output);
+    this.durationHistogram = metrics.outputSendDuration.labels(output);
+    this.queueGauge.set(0);
+    this.upGauge.set(0);
+  }
+
+  written(events: number, bytes: number): void {
+    if (events > 0) this.writtenCounter.inc(events);
+    if (bytes > 0) this.bytesCounter.inc(bytes);
+  }
+
+  lost(reason: DropReason, events = 1): void {
+    if (events <= 0) return;
+    (FAILED_REASONS.has(reason) ? this.failedCounter : this.droppedCounter).inc(events);
+    let counter = this.dropCounters.get(reason);
+    if (!counter) {
+      counter = this.metrics.outputDrops.labels(this.output, reason);
+      this.dropCounters.set(reason, counter);
+    }
+    counter.inc(events);
+  }
+
+  queued(events: number): void {
+    this.queueGauge.set(events);
+  }
+
+  up(isUp: boolean): void {
+    this.upGauge.set(isUp ? 1 : 0);
+  }
+
+  /** Seconds, as prom-client histograms expect. */
+  observeSend(seconds: number): void {
+    this.durationHistogram.observe(seconds);
+  }
+
+  get registryMetrics(): Metrics {
+    return this.metrics;
+  }
+}

@@ -1,0 +1,41 @@
+import type { RecorderEvent } from '../events/event.js';
+
+/**
+ * Why an output lost an event. Each loss is counted under exactly one reason
+ * (ARCHITECTURE.md rule 6). `filtered` is deliberately absent: an event an output
+ * does not want is not a loss.
+ */
+export type DropReason = 'buffer_full' | 'retries_exhausted' | 'rejected' | 'closed' | 'shutdown' | 'write_error';
+
+/**
+ * One destination. Only the write loop calls `send`; it must never block, never throw
+ * and never await: it either takes the bytes into the output's own bounded buffer
+ * (returns true) or counts the drop itself and returns false.
+ */
+export interface Output {
+  /** Stable, secret-free identifier; used as the `output` metric label. */
+  readonly name: string;
+  /** `file`, `webhook`, `kafka`: for logs. */
+  readonly kind: string;
+  /**
+   * Begin work (open the file, connect). Must return at once: an output that cannot
+   * start retries in the background with backoff while the others run.
+   */
+  start(): void;
+  /**
+   * `line` is the serialized event: JSON followed by `\n`, shared with every other
+   * output; never mutate it. Use `jsonOf(line)` for the bare JSON.
+   */
+  send(line: Buffer, event: RecorderEvent): boolean;
+  /** True when the output can deliver now (drives `output_up` and readiness). */
+  isUp(): boolean;
+  /** Events taken by `send` and not yet written, failed or dropped. */
+  pending(): number;
+  /**
+   * Stop taking events, deliver what is buffered within `budgetMs`, count the rest
+   * as dropped (`shutdown`), release resources. Never rejects.
+   */
+  close(budgetMs: number): Promise<void>;
+  /** Reopen files after rotation (SIGUSR1); a no-op for outputs without files. */
+  reopen?(): void;
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Integration tests start real processes and brokers; two cores cannot run many at once.
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
