@@ -1,0 +1,84 @@
+import { EVENT_SOURCES, EVENT_TYPES, type EventSource, type EventType, SEVERITIES, type Severity } from '../events/event.js';
+import type { MapReader } from './reader.js';
+
+/** Which events an output wants; `null` means "all". Filtered-out events are not drops. */
+export interface OutputFilter {
+  eventTypes: EventType[] | null;
+  sources: EventSource[] | null;
+  minSeverity: Severity | null;
+}
+
+export const FILTER_KEYS = ['event_types', 'sources', 'min_severity'] as const;
+
+export function readFilter(m: MapReader): OutputFilter {
+  return {
+    eventTypes: m.stringList('event_types', { allowed: EVENT_TYPES }),
+    sources: m.stringList('sources', { allowed: EVENT_SOURCES }),
+    minSeverity: m.has('min_severity') ? m.oneOf('min_severity', SEVERITIES, 'unknown') : null,
+  };
+}
+
+export interface BasicAuth {
+  username: string;
+  password: string;
+}
+
+/** Credentials a client must present (ingest) or that we present (webhook output). */
+export interface HttpAuth {
+  basic: BasicAuth | null;
+  bearerToken: string | null;
+}
+
+export const HTTP_AUTH_KEYS = ['basic_auth', 'bearer_token', 'bearer_token_file'] as const;
+
+export function readHttpAuth(m: MapReader): HttpAuth {
+  let basic: BasicAuth | null = null;
+  const b = m.map('basic_auth', ['username', 'password', 'password_file']);
+  if (b) {
+    const username = b.string('username', '', { required: true, nonEmpty: true });
+    const password = b.secret('password', { required: true });
+    if (password !== null) basic = { username, password };
+  }
+  const bearerToken = m.secret('bearer_token');
+  if (basic && bearerToken !== null) m.error('bearer_token', 'set either basic_auth or bearer_token, not both');
+  if (bearerToken === '') m.error('bearer_token', 'must not be empty');
+  return { basic, bearerToken };
+}
+
+/** TLS material as file contents (read at load, so a reload sees a renewed certificate). */
+export interface TlsConfig {
+  ca: string | null;
+  cert: string | null;
+  key: string | null;
+  serverName: string | null;
+  insecureSkipVerify: boolean;
+}
+
+export const TLS_KEYS = ['ca_file', 'cert_file', 'key_file', 'server_name', 'insecure_skip_verify'] as const;
+
+export function readTls(parent: MapReader, key = 'tls'): TlsConfig | null {
+  const m = parent.map(key, TLS_KEYS);
+  if (!m) return null;
+  const readPem = (k: string): string | null => {
+    if (!m.has(k)) return null;
+    const path = m.ctx.resolvePath(m.string(k, '', { nonEmpty: true }));
+    m.ctx.referencedFiles.add(path);
+    try {
+      return m.ctx.readTextFile(path);
+    } catch (err) {
+      m.error(k, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      return null;
+    }
+  };
+  const tls: TlsConfig = {
+    ca: readPem('ca_file'),
+    cert: readPem('cert_file'),
+    key: readPem('key_file'),
+    serverName: m.optionalString('server_name'),
+    insecureSkipVerify: m.bool('insecure_skip_verify', false),
+  };
+  if ((tls.cert === null) !== (tls.key === null) && m.ctx.issues.length === 0) {
+    m.error(tls.cert === null ? 'cert_file' : 'key_file', 'cert_file and key_file go together');
+  }
+  return tls;
+}

@@ -1,0 +1,121 @@
+import { hostname } from 'node:os';
+import { HTTP_AUTH_KEYS, type HttpAuth, readHttpAuth } from './common.js';
+import { FILE_OUTPUT_KEYS, type FileOutputConfig, readFileOutput } from './file-output.js';
+import type { MapReader } from './reader.js';
+
+/**
+ * The whole configuration after validation and defaults (CONFIG.md). Keys are camelCase
+ * here and snake_case in YAML. Each output type's section lives in its own module
+ * (file-output.ts, ...) and is registered in OUTPUT_SECTIONS below.
+ */
+export interface RecorderConfig {
+  /** Absolute path of the file it came from. */
+  file: string;
+  /** First 16 hex of SHA-256 of the file's text: identifies a config version in events and logs. */
+  hash: string;
+  instance: string;
+  listenAddress: ListenAddress;
+  queueSize: number;
+  onQueueFull: 'reject' | 'drop';
+  shutdownTimeoutMs: number;
+  maxBodyBytes: number;
+  ingest: IngestConfig;
+  /** Every output of every type, in file order. Names are unique. */
+  outputs: OutputConfig[];
+  /** Files read through `*_file` keys (watched for reload). */
+  referencedFiles: string[];
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface IngestEndpointConfig {
+  enabled: boolean;
+  auth: HttpAuth;
+}
+
+export interface IngestConfig {
+  coroot: IngestEndpointConfig;
+  alertmanager: IngestEndpointConfig;
+}
+
+export type OutputConfig = FileOutputConfig;
+export type OutputType = OutputConfig['type'];
+
+export const DEFAULTS = {
+  listenAddress: '127.0.0.1:9880',
+  queueSize: 8192,
+  onQueueFull: 'reject' as const,
+  shutdownTimeoutMs: 30_000,
+  maxBodyBytes: 1024 * 1024,
+};
+
+/** Output list keys of the YAML, each with its parser. Adding an output type adds a line here. */
+const OUTPUT_SECTIONS: ReadonlyArray<{ key: string; keys: readonly string[]; read: (m: MapReader) => OutputConfig }> = [
+  { key: 'file_outputs', keys: FILE_OUTPUT_KEYS, read: readFileOutput },
+];
+
+export const TOP_LEVEL_KEYS = [
+  'instance',
+  'listen_address',
+  'queue_size',
+  'on_queue_full',
+  'shutdown_timeout',
+  'max_body_bytes',
+  'ingest',
+  ...OUTPUT_SECTIONS.map((s) => s.key),
+];
+
+const INGEST_ENDPOINT_KEYS = ['enabled', ...HTTP_AUTH_KEYS];
+
+export function parseListenAddress(text: string): ListenAddress | null {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  if (!m) return null;
+  const port = Number(m[3]);
+  if (port > 65535) return null;
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+export function readRecorderConfig(root: MapReader, file: string, hash: string): RecorderConfig {
+  const listenText = root.string('listen_address', DEFAULTS.listenAddress, { nonEmpty: true });
+  let listenAddress = parseListenAddress(listenText);
+  if (!listenAddress) {
+    root.error('listen_address', `must be host:port (e.g. 127.0.0.1:9880 or :9880), got ${JSON.stringify(listenText)}`);
+    listenAddress = parseListenAddress(DEFAULTS.listenAddress) as ListenAddress;
+  }
+  const ingest = root.map('ingest', ['coroot', 'alertmanager']);
+  const endpoint = (key: string): IngestEndpointConfig => {
+    const m = ingest?.map(key, INGEST_ENDPOINT_KEYS);
+    if (!m) return { enabled: true, auth: { basic: null, bearerToken: null } };
+    return { enabled: m.bool('enabled', true), auth: readHttpAuth(m) };
+  };
+  const config: RecorderConfig = {
+    file,
+    hash,
+    instance: root.string('instance', '') || hostname(),
+    listenAddress,
+    queueSize: root.int('queue_size', DEFAULTS.queueSize, { min: 1, max: 16_777_216 }),
+    onQueueFull: root.oneOf('on_queue_full', ['reject', 'drop'] as const, DEFAULTS.onQueueFull),
+    shutdownTimeoutMs: root.duration('shutdown_timeout', DEFAULTS.shutdownTimeoutMs),
+    maxBodyBytes: root.byteSize('max_body_bytes', DEFAULTS.maxBodyBytes, { min: 1 }),
+    ingest: { coroot: endpoint('coroot'), alertmanager: endpoint('alertmanager') },
+    outputs: [],
+    referencedFiles: [],
+  };
+  const seen = new Map<string, string>();
+  for (const section of OUTPUT_SECTIONS) {
+    for (const m of root.mapList(section.key, section.keys)) {
+      const output = section.read(m);
+      const other = seen.get(output.name);
+      if (other !== undefined) {
+        m.error('name', `output name "${output.name}" is already used by ${other}; set a distinct name`);
+      }
+      seen.set(output.name, m.path);
+      config.outputs.push(output);
+    }
+  }
+  config.referencedFiles = [...root.ctx.referencedFiles];
+  return config;
+}

@@ -1,0 +1,21 @@
+import type { OutputConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { FileOutput } from './file.js';
+import type { Output } from './output.js';
+
+/** What every output gets from the daemon. */
+export interface OutputDeps {
+  metrics: Metrics;
+  logger: Logger;
+  /** The daemon's version (User-Agent, client ids). */
+  version: string;
+}
+
+/** Builds an output from its config. Adding an output type adds a case here and nothing else. */
+export function createOutput(config: OutputConfig, deps: OutputDeps): Output {
+  switch (config.type) {
+    case 'file':
+      return new FileOutput(config, deps);
+  }
+}
