@@ -20,7 +20,7 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   const ctx = new ReadContext(absFile, dirname(absFile), lineCounter, opts.env ?? process.env, opts.readTextFile);
   if (doc.errors.length > 0) {
-    const issues = doc.errors.map((e) => new ConfigIssue(absFile, e.linePos?.[0]?.line ?? null, '', `YAML: ${firstLine(e.message)}`));
+    const issues = doc.errors.map((e) => new ConfigIssue(absFile, lineCounter.linePos(e.pos[0]).line, '', `YAML: ${firstLine(e.message)}`));
     return { ok: false, issues };
   }
   const contents = doc.contents;

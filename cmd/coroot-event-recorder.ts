@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { loadConfigFile } from '../src/config/load.js';
+import { type ListenAddress, parseListenAddress } from '../src/config/schema.js';
+import { isLogLevel, Logger } from '../src/log.js';
+import { Daemon } from '../src/recorder/daemon.js';
+import { VERSION } from '../src/version.js';
+
+const USAGE = `Usage: coroot-event-recorder --config FILE [options]
+
+Records Coroot and Alertmanager alerts, incidents and deployments as structured
+events to JSONL files, webhooks and Kafka.
+
+Options:
+  --config FILE               YAML configuration file (required)
+  --listen-address HOST:PORT  overrides listen_address from the config
+  --check-config              validate the config and exit (0 valid, 1 invalid)
+  --log-level LEVEL           debug | info | warn | error (default info)
+  --version                   print the version and exit
+  --help                      print this help and exit
+
+Signals: SIGTERM/SIGINT drain and stop, SIGHUP reloads the config, SIGUSR1 reopens files.
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`coroot-event-recorder: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+async function main(): Promise<void> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        config: { type: 'string' },
+        'listen-address': { type: 'string' },
+        'check-config': { type: 'boolean' },
+        'log-level': { type: 'string' },
+        version: { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (values.version) {
+    process.stdout.write(`coroot-event-recorder ${VERSION} (node ${process.version})\n`);
+    return;
+  }
+  const level = (values['log-level'] as string | undefined) ?? 'info';
+  if (!isLogLevel(level)) fail(`--log-level must be debug, info, warn or error, got "${level}"`);
+  const configFile = values.config as string | undefined;
+  if (!configFile) fail('--config FILE is required');
+  let listenOverride: ListenAddress | undefined;
+  if (values['listen-address'] !== undefined) {
+    const parsed = parseListenAddress(values['listen-address'] as string);
+    if (!parsed) fail(`--listen-address must be HOST:PORT, got "${values['listen-address']}"`);
+    listenOverride = parsed;
+  }
+
+  const loaded = await loadConfigFile(configFile);
+  if (values['check-config']) {
+    if (!loaded.ok) {
+      for (const issue of loaded.issues) process.stderr.write(`${issue.toString()}\n`);
+      process.stderr.write(`FAILED: ${loaded.issues.length} error(s) in ${configFile}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    const outputs = loaded.config.outputs.map((o) => o.name).join(', ') || 'none';
+    process.stdout.write(`SUCCESS: ${configFile} is valid (outputs: ${outputs})\n`);
+    return;
+  }
+
+  const logger = new Logger(level);
+  if (!loaded.ok) {
+    for (const issue of loaded.issues) logger.error('invalid configuration', { error: issue.toString() });
+    process.exitCode = 1;
+    return;
+  }
+
+  // Input must never take the daemon down; if something slips through, say so loudly and keep serving.
+  process.on('uncaughtException', (err) => logger.error('uncaught exception', { err, stack: err.stack }));
+  process.on('unhandledRejection', (reason) => logger.error('unhandled rejection', { err: reason }));
+
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start({ config: loaded.config, logger, version: VERSION, listenOverride });
+  } catch (err) {
+    logger.error('cannot start', { err });
+    process.exitCode = 1;
+    return;
+  }
+
+  let signals = 0;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      logger.warn('second signal: exiting without waiting for the drain', { signal });
+      process.exit(1);
+    }
+    daemon.stop(signal).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error('shutdown failed', { err });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  process.on('SIGUSR1', () => {
+    logger.info('SIGUSR1: reopening files');
+    daemon.reopenFiles();
+  });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`coroot-event-recorder: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,157 @@
+import type { AddressInfo } from 'node:net';
+import type { ListenAddress, RecorderConfig } from '../config/schema.js';
+import type { EventType } from '../events/event.js';
+import { EventFactory } from '../events/factory.js';
+import { lifecycleDraft } from '../events/lifecycle.js';
+import { IngestServer, type Readiness } from '../ingest/server.js';
+import type { Logger } from '../log.js';
+import { Metrics } from '../metrics.js';
+import { createOutput } from '../outputs/factory.js';
+import type { Output } from '../outputs/output.js';
+import { planReconcile, type RunningOutput } from './reconcile.js';
+import { Recorder } from './recorder.js';
+
+export interface DaemonOptions {
+  config: RecorderConfig;
+  logger: Logger;
+  version: string;
+  /** `--listen-address`: wins over the config file, now and at every reload. */
+  listenOverride?: ListenAddress;
+}
+
+/**
+ * Wires config, recorder, outputs and the HTTP server together and owns their lifecycle:
+ * start, shutdown with a drain budget, file reopen. The CLI only parses flags and
+ * forwards signals here.
+ */
+export class Daemon {
+  readonly metrics: Metrics;
+  readonly recorder: Recorder;
+  readonly factory: EventFactory;
+  private readonly server: IngestServer;
+  private config: RecorderConfig;
+  private running: RunningOutput[] = [];
+  /** Outputs removed by a reload that are still draining in the background. */
+  private readonly retiring = new Set<Promise<void>>();
+  private started = false;
+  private stopping: Promise<void> | null = null;
+  private boundAddress: AddressInfo | null = null;
+
+  private constructor(private readonly opts: DaemonOptions) {
+    this.config = opts.config;
+    this.metrics = new Metrics(opts.version);
+    this.recorder = new Recorder(opts.config.queueSize, this.metrics, opts.logger.child({ component: 'recorder' }));
+    this.factory = new EventFactory(opts.config.instance);
+    this.server = new IngestServer({
+      metrics: this.metrics,
+      logger: opts.logger.child({ component: 'ingest' }),
+      recorder: this.recorder,
+      factory: this.factory,
+      config: () => this.config,
+      readiness: () => this.readiness(),
+    });
+    this.metrics.configLastReloadSuccessful.set(1);
+    this.metrics.configLastReloadSuccessTimestamp.set(Date.now() / 1000);
+  }
+
+  /** Starts outputs (in the background), then the listener; rejects only if the listener cannot bind. */
+  static async start(opts: DaemonOptions): Promise<Daemon> {
+    const daemon = new Daemon(opts);
+    await daemon.startInternal();
+    return daemon;
+  }
+
+  get address(): AddressInfo {
+    if (!this.boundAddress) throw new Error('not listening');
+    return this.boundAddress;
+  }
+
+  get currentConfig(): RecorderConfig {
+    return this.config;
+  }
+
+  get outputs(): readonly Output[] {
+    return this.running.map((r) => r.output);
+  }
+
+  private async startInternal(): Promise<void> {
+    const { logger } = this.opts;
+    const plan = planReconcile([], this.config.outputs, (c) => this.createOutput(c));
+    for (const slot of plan.added) slot.output.start();
+    this.running = plan.next;
+    this.recorder.swapOutputs(plan.next);
+    const listen = this.opts.listenOverride ?? this.config.listenAddress;
+    try {
+      this.boundAddress = await this.server.listen(listen.host, listen.port);
+    } catch (err) {
+      await Promise.all(this.running.map((r) => r.output.close(0)));
+      throw new Error(`cannot listen on ${listen.host}:${listen.port}: ${(err as Error).message}`);
+    }
+    this.started = true;
+    this.recordLifecycle('recorder_started');
+    logger.info('coroot-event-recorder started', {
+      version: this.opts.version,
+      listen: `${this.boundAddress.address}:${this.boundAddress.port}`,
+      config: this.config.file,
+      config_hash: this.config.hash,
+      outputs: this.running.map((r) => r.output.name),
+      queue_size: this.config.queueSize,
+    });
+  }
+
+  private createOutput(config: RecorderConfig['outputs'][number]): Output {
+    return createOutput(config, {
+      metrics: this.metrics,
+      logger: this.opts.logger.child({ output: config.name }),
+      version: this.opts.version,
+    });
+  }
+
+  readiness(): Readiness {
+    if (!this.started) return { ready: false, reason: 'starting' };
+    if (this.stopping) return { ready: false, reason: 'shutting down' };
+    if (this.running.length === 0) return { ready: false, reason: 'no outputs configured' };
+    if (!this.running.some((r) => r.output.isUp())) return { ready: false, reason: 'no output can deliver' };
+    return { ready: true };
+  }
+
+  /** SIGUSR1: reopen every file (logrotate's postrotate convention). */
+  reopenFiles(): void {
+    for (const r of this.running) r.output.reopen?.();
+  }
+
+  private recordLifecycle(type: Extract<EventType, 'recorder_started' | 'recorder_stopped'>, reason?: string): void {
+    const draft = lifecycleDraft(type, this.config.instance, {
+      version: this.opts.version,
+      configHash: this.config.hash,
+      outputs: this.running.map((r) => r.output.name),
+      ...(reason ? { reason } : {}),
+    });
+    this.recorder.record(this.factory.stamp(draft));
+  }
+
+  /**
+   * Graceful stop: refuse new requests (503, listener closed), record `recorder_stopped`,
+   * hand every queued event to the outputs, then let each output drain within what is
+   * left of `shutdown_timeout`. Idempotent.
+   */
+  stop(reason = 'shutdown'): Promise<void> {
+    this.stopping ??= this.stopInternal(reason);
+    return this.stopping;
+  }
+
+  private async stopInternal(reason: string): Promise<void> {
+    const { logger } = this.opts;
+    const deadline = Date.now() + this.config.shutdownTimeoutMs;
+    logger.info('shutting down', { reason, queued: this.recorder.length, budget_ms: this.config.shutdownTimeoutMs });
+    this.server.stopAccepting();
+    if (this.started) this.recordLifecycle('recorder_stopped', reason);
+    this.recorder.stopAccepting();
+    this.recorder.drainNow();
+    const budget = (): number => Math.max(0, deadline - Date.now());
+    await Promise.all([...this.running.map((r) => r.output.close(budget())), ...this.retiring]);
+    this.server.close();
+    const lost = this.running.reduce((n, r) => n + r.output.pending(), 0);
+    logger.info('stopped', { reason, undelivered_after_close: lost });
+  }
+}

@@ -1,0 +1,205 @@
+import type { OutputFilter } from '../config/common.js';
+import { type EventSource, type EventType, type RecorderEvent, SEVERITIES, type Severity } from '../events/event.js';
+import { serializeEvent } from '../events/serialize.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { Output } from '../outputs/output.js';
+import { RingQueue } from './ring-queue.js';
+
+/** An output as the write loop holds it: the output and which events it wants. */
+export interface OutputSlot {
+  readonly output: Output;
+  readonly filter: OutputFilter;
+}
+
+export type RecordResult = 'accepted' | 'queue_full' | 'too_large' | 'stopped';
+
+/** Events processed per turn of the loop before it yields to I/O (outputs flush between turns). */
+const LOOP_BATCH = 512;
+
+interface Counter {
+  inc(n?: number): void;
+}
+
+/**
+ * The bounded queue and its single write loop (ARCHITECTURE.md). `record` is synchronous
+ * and O(1); the loop is the only code that touches the set of outputs, and it never
+ * waits on one: `Output.send` is non-blocking by contract.
+ */
+export class Recorder {
+  private readonly queue: RingQueue<RecorderEvent>;
+  private slots: readonly OutputSlot[] = [];
+  private loopScheduled = false;
+  private accepting = true;
+  private readonly receivedCounters = new Map<EventSource, Map<EventType, Counter>>();
+  private readonly droppedShutdown: Counter;
+  private readonly droppedQueueFull: Counter;
+
+  constructor(
+    queueSize: number,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {
+    this.queue = new RingQueue(queueSize);
+    metrics.queueCapacity.set(queueSize);
+    this.droppedShutdown = metrics.eventsDropped.labels('shutdown');
+    this.droppedQueueFull = metrics.eventsDropped.labels('queue_full');
+  }
+
+  get capacity(): number {
+    return this.queue.capacity;
+  }
+
+  get length(): number {
+    return this.queue.length;
+  }
+
+  get outputs(): readonly OutputSlot[] {
+    return this.slots;
+  }
+
+  /** Puts one event on the queue. Never waits; false when full or stopped (counted). */
+  record(event: RecorderEvent): boolean {
+    if (!this.accepting) {
+      this.droppedShutdown.inc();
+      return false;
+    }
+    if (!this.queue.push(event)) {
+      this.droppedQueueFull.inc();
+      return false;
+    }
+    this.countReceived(event);
+    this.scheduleLoop();
+    return true;
+  }
+
+  /**
+   * All of `events` or none (an ingest request is all-or-nothing). Nothing is counted as
+   * dropped here: the caller decides whether a refusal is a 503 (the sender retries, so
+   * nothing is lost) or a counted drop (`dropped()`).
+   */
+  recordAll(events: readonly RecorderEvent[]): RecordResult {
+    if (!this.accepting) return 'stopped';
+    if (events.length > this.queue.capacity) return 'too_large';
+    if (events.length > this.queue.free) return 'queue_full';
+    for (const event of events) {
+      this.queue.push(event);
+      this.countReceived(event);
+    }
+    if (events.length > 0) this.scheduleLoop();
+    return 'accepted';
+  }
+
+  /** Counts events that were refused and will not be retried by their sender. */
+  dropped(reason: 'queue_full' | 'shutdown', n: number): void {
+    if (n > 0) (reason === 'queue_full' ? this.droppedQueueFull : this.droppedShutdown).inc(n);
+  }
+
+  /**
+   * Replaces the set of outputs between two events: everything recorded before the call
+   * goes to the old set (drained synchronously here, which `send` being non-blocking
+   * makes cheap), everything after to the new one. Returns the old set.
+   */
+  swapOutputs(next: readonly OutputSlot[]): readonly OutputSlot[] {
+    this.drainNow();
+    const previous = this.slots;
+    this.slots = next;
+    return previous;
+  }
+
+  /** Refuse new events from now on (shutdown); already queued ones are still delivered. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
+  /** Hands every queued event to the outputs now (used by reload and shutdown). */
+  drainNow(): void {
+    while (this.queue.length > 0) this.processBatch(this.queue.length);
+    this.metrics.queueLength.set(0);
+  }
+
+  /** Refreshes gauges that are cheaper to read at scrape time than to keep current. */
+  updateGauges(): void {
+    this.metrics.queueLength.set(this.queue.length);
+  }
+
+  private countReceived(event: RecorderEvent): void {
+    let byType = this.receivedCounters.get(event.source);
+    if (!byType) {
+      byType = new Map();
+      this.receivedCounters.set(event.source, byType);
+    }
+    let counter = byType.get(event.type);
+    if (!counter) {
+      counter = this.metrics.eventsReceived.labels(event.source, event.type);
+      byType.set(event.type, counter);
+    }
+    counter.inc();
+  }
+
+  private scheduleLoop(): void {
+    if (this.loopScheduled) return;
+    this.loopScheduled = true;
+    setImmediate(this.runLoop);
+  }
+
+  private readonly runLoop = (): void => {
+    this.loopScheduled = false;
+    try {
+      this.processBatch(LOOP_BATCH);
+    } catch (err) {
+      // An output broke its contract by throwing; the loop must keep going for the others.
+      this.logger.error('write loop error', { err });
+    }
+    this.metrics.queueLength.set(this.queue.length);
+    if (this.queue.length > 0) this.scheduleLoop();
+  };
+
+  private processBatch(max: number): void {
+    const slots = this.slots;
+    for (let i = 0; i < max; i++) {
+      const event = this.queue.shift();
+      if (event === undefined) return;
+      let line: Buffer | null = null;
+      for (const slot of slots) {
+        if (!wants(slot.filter, event)) continue;
+        line ??= serializeEvent(event);
+        try {
+          slot.output.send(line, event);
+        } catch (err) {
+          this.logger.error('output send threw; event lost for this output', { output: slot.output.name, err });
+        }
+      }
+    }
+  }
+}
+
+const SEVERITY_RANK: Record<string, number> = Object.fromEntries(SEVERITIES.map((s, i) => [s, i]));
+
+/** Whether an output's filter lets an event through (CONFIG.md routing). */
+export function wants(filter: OutputFilter, event: RecorderEvent): boolean {
+  if (filter.eventTypes !== null && !filter.eventTypes.includes(event.type)) return false;
+  if (filter.sources !== null && !filter.sources.includes(event.source)) return false;
+  if (filter.minSeverity !== null) {
+    const severity = severityOf(event);
+    // Events without a severity (lifecycle, deployments) pass a severity filter only if it is `unknown`.
+    if ((SEVERITY_RANK[severity] ?? 0) < (SEVERITY_RANK[filter.minSeverity] ?? 0)) return false;
+  }
+  return true;
+}
+
+function severityOf(event: RecorderEvent): Severity {
+  const data = event.data;
+  for (const key of ['alert', 'incident', 'deployment'] as const) {
+    const inner = data[key];
+    if (inner && typeof inner === 'object' && !Array.isArray(inner)) {
+      const s = inner.severity;
+      if (typeof s === 'string' && s in SEVERITY_RANK) return s as Severity;
+    }
+  }
+  return 'unknown';
+}
