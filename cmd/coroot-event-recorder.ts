@@ -114,6 +114,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: reloading the config');
+    void daemon.reload('signal');
+  });
   process.on('SIGUSR1', () => {
     logger.info('SIGUSR1: reopening files');
     daemon.reopenFiles();

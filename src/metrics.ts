@@ -140,8 +140,20 @@ export class Metrics {
   });
 
   constructor(version: string, opts: { defaultMetrics?: boolean } = {}) {
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: P });
+    if (opts.defaultMetrics !== false) this.registerProcessMetrics();
     this.buildInfo.set({ version, node_version: process.version }, 1);
+  }
+
+  /**
+   * prom-client's default process and Node metrics, less the three gauges it names
+   * `*_total`, which `promtool check metrics` rejects (`nodejs_active_handles`,
+   * `nodejs_active_requests` and `nodejs_active_resources` by type carry the same data).
+   */
+  private registerProcessMetrics(): void {
+    collectDefaultMetrics({ register: this.registry, prefix: P });
+    for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) {
+      this.registry.removeSingleMetric(`${P}nodejs_${name}`);
+    }
   }
 
   /** The per-output counters, pre-bound to the output's label. */

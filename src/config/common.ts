@@ -1,4 +1,11 @@
-import { EVENT_SOURCES, EVENT_TYPES, type EventSource, type EventType, SEVERITIES, type Severity } from '../events/event.js';
+import {
+  EVENT_SOURCES,
+  EVENT_TYPES,
+  type EventSource,
+  type EventType,
+  SEVERITIES,
+  type Severity,
+} from '../events/event.js';
 import type { MapReader } from './reader.js';
 
 /** Which events an output wants; `null` means "all". Filtered-out events are not drops. */
@@ -40,7 +47,8 @@ export function readHttpAuth(m: MapReader): HttpAuth {
     if (password !== null) basic = { username, password };
   }
   const bearerToken = m.secret('bearer_token');
-  if (basic && bearerToken !== null) m.error('bearer_token', 'set either basic_auth or bearer_token, not both');
+  if (basic && bearerToken !== null)
+    m.error('bearer_token', 'set either basic_auth or bearer_token, not both');
   if (bearerToken === '') m.error('bearer_token', 'must not be empty');
   return { basic, bearerToken };
 }

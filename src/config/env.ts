@@ -20,7 +20,10 @@ export function expandEnv(text: string, env: NodeJS.ProcessEnv): ExpandResult {
     return '';
   });
   if (missing !== null) {
-    return { ok: false, error: `environment variable ${missing} is not set (use \${${missing}:-default} for a default)` };
+    return {
+      ok: false,
+      error: `environment variable ${missing} is not set (use \${${missing}:-default} for a default)`,
+    };
   }
   return { ok: true, value };
 }

@@ -26,7 +26,15 @@ export const FILE_OUTPUT_DEFAULTS = {
   fileMode: 0o640,
 };
 
-export const FILE_OUTPUT_KEYS = ['name', 'path', 'fsync', 'fsync_interval', 'buffer_size', 'file_mode', ...FILTER_KEYS];
+export const FILE_OUTPUT_KEYS = [
+  'name',
+  'path',
+  'fsync',
+  'fsync_interval',
+  'buffer_size',
+  'file_mode',
+  ...FILTER_KEYS,
+];
 
 export function readFileOutput(m: MapReader): FileOutputConfig {
   const path = m.ctx.resolvePath(m.string('path', '', { required: true, nonEmpty: true }));

@@ -18,9 +18,18 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
   const absFile = resolve(file);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
-  const ctx = new ReadContext(absFile, dirname(absFile), lineCounter, opts.env ?? process.env, opts.readTextFile);
+  const ctx = new ReadContext(
+    absFile,
+    dirname(absFile),
+    lineCounter,
+    opts.env ?? process.env,
+    opts.readTextFile,
+  );
   if (doc.errors.length > 0) {
-    const issues = doc.errors.map((e) => new ConfigIssue(absFile, lineCounter.linePos(e.pos[0]).line, '', `YAML: ${firstLine(e.message)}`));
+    const issues = doc.errors.map(
+      (e) =>
+        new ConfigIssue(absFile, lineCounter.linePos(e.pos[0]).line, '', `YAML: ${firstLine(e.message)}`),
+    );
     return { ok: false, issues };
   }
   const contents = doc.contents;
@@ -29,7 +38,10 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
     return finish(ctx, new MapReader(ctx, '', parseDocument('{}').contents as never, []), absFile, text);
   }
   if (!isMap(contents)) {
-    return { ok: false, issues: [new ConfigIssue(absFile, ctx.lineOf(contents), '', 'the top level must be a mapping of keys')] };
+    return {
+      ok: false,
+      issues: [new ConfigIssue(absFile, ctx.lineOf(contents), '', 'the top level must be a mapping of keys')],
+    };
   }
   return finish(ctx, new MapReader(ctx, '', contents as never, TOP_LEVEL_KEYS), absFile, text);
 }
@@ -53,7 +65,10 @@ export async function loadConfigFile(file: string, opts: LoadOptions = {}): Prom
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    return { ok: false, issues: [new ConfigIssue(resolve(file), null, '', `cannot read the config file: ${code}`)] };
+    return {
+      ok: false,
+      issues: [new ConfigIssue(resolve(file), null, '', `cannot read the config file: ${code}`)],
+    };
   }
   return parseConfigText(text, file, opts);
 }

@@ -1,6 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { isMap, isScalar, isSeq, type LineCounter, type Node, type Pair, type YAMLMap, type YAMLSeq } from 'yaml';
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  type LineCounter,
+  type Node,
+  type Pair,
+  type YAMLMap,
+  type YAMLSeq,
+} from 'yaml';
 import { expandEnv } from './env.js';
 import { parseByteSize, parseDuration } from './units.js';
 
@@ -207,7 +216,10 @@ export class MapReader {
           ? parseByteSize(s.value)
           : null;
     if (bytes === null || bytes < (opts.min ?? 0)) {
-      this.error(key, `must be a size like 1MiB, 512KiB or a number of bytes${opts.min ? ` (at least ${opts.min})` : ''}, got ${describe(s.value)}`);
+      this.error(
+        key,
+        `must be a size like 1MiB, 512KiB or a number of bytes${opts.min ? ` (at least ${opts.min})` : ''}, got ${describe(s.value)}`,
+      );
       return fallback;
     }
     return bytes;
@@ -222,7 +234,10 @@ export class MapReader {
   }
 
   /** A list of strings, each optionally restricted to `allowed`; `null` when absent. */
-  stringList<T extends string = string>(key: string, opts: { allowed?: readonly T[]; nonEmpty?: boolean } = {}): T[] | null {
+  stringList<T extends string = string>(
+    key: string,
+    opts: { allowed?: readonly T[]; nonEmpty?: boolean } = {},
+  ): T[] | null {
     const list = this.list(key);
     if (list === null) return null;
     const out: T[] = [];
@@ -255,10 +270,15 @@ export class MapReader {
     if (!this.has(key)) return out;
     const node = this.pairs.get(key)?.value as Node;
     if (!isMap(node)) {
-      this.error(key, `must be a mapping, got ${describe(isSeq(node) ? [] : (node as { value?: unknown }).value)}`);
+      this.error(
+        key,
+        `must be a mapping, got ${describe(isSeq(node) ? [] : (node as { value?: unknown }).value)}`,
+      );
       return out;
     }
-    const names = (node as YAMLMap<Node, Node | null>).items.map((p) => (isScalar(p.key) ? String(p.key.value) : ''));
+    const names = (node as YAMLMap<Node, Node | null>).items.map((p) =>
+      isScalar(p.key) ? String(p.key.value) : '',
+    );
     const m = new MapReader(this.ctx, this.keyPath(key), node as YAMLMap<Node, Node | null>, names);
     for (const name of names) if (name) out[name] = m.string(name, '');
     return out;
@@ -353,7 +373,11 @@ function editDistance(a: string, b: string): number {
     row[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const tmp = row[j] as number;
-      row[j] = Math.min((row[j] as number) + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row[j] = Math.min(
+        (row[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        prev + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
       prev = tmp;
     }
   }

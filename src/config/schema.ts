@@ -53,7 +53,11 @@ export const DEFAULTS = {
 };
 
 /** Output list keys of the YAML, each with its parser. Adding an output type adds a line here. */
-const OUTPUT_SECTIONS: ReadonlyArray<{ key: string; keys: readonly string[]; read: (m: MapReader) => OutputConfig }> = [
+const OUTPUT_SECTIONS: ReadonlyArray<{
+  key: string;
+  keys: readonly string[];
+  read: (m: MapReader) => OutputConfig;
+}> = [
   { key: 'file_outputs', keys: FILE_OUTPUT_KEYS, read: readFileOutput },
 ];
 
@@ -82,7 +86,10 @@ export function readRecorderConfig(root: MapReader, file: string, hash: string):
   const listenText = root.string('listen_address', DEFAULTS.listenAddress, { nonEmpty: true });
   let listenAddress = parseListenAddress(listenText);
   if (!listenAddress) {
-    root.error('listen_address', `must be host:port (e.g. 127.0.0.1:9880 or :9880), got ${JSON.stringify(listenText)}`);
+    root.error(
+      'listen_address',
+      `must be host:port (e.g. 127.0.0.1:9880 or :9880), got ${JSON.stringify(listenText)}`,
+    );
     listenAddress = parseListenAddress(DEFAULTS.listenAddress) as ListenAddress;
   }
   const ingest = root.map('ingest', ['coroot', 'alertmanager']);

@@ -49,3 +49,92 @@ export interface EventDraft {
   /** Normalized severity, used by routing filters; not serialized separately (it lives in data). */
   severity: Severity;
 }
+
+/*
+ * Shapes of `data` (EVENTS.md). Type aliases rather than interfaces so they stay
+ * assignable to JsonObject (interfaces get no implicit index signature).
+ */
+
+/** Coroot project: the id lives only in Coroot's URLs, the name only in newer payloads. */
+export type CorootProject = { id: string | null; name: string | null };
+
+/** A Coroot application id split into its parts; `cluster` is null for Coroot < 1.17 ids. */
+export type CorootApplication = {
+  id: string;
+  cluster: string | null;
+  namespace: string;
+  kind: string;
+  name: string;
+};
+
+export type CorootAlertDetail = { name: string; value: string; code: boolean };
+
+export type AlertResolution = 'auto' | 'manual' | 'suppressed';
+
+export type CorootAlert = {
+  /** Coroot's alert id; null when the URL carries none (custom template, old Coroot). */
+  id: string | null;
+  project: CorootProject;
+  application: CorootApplication | null;
+  rule: string;
+  severity: Severity;
+  status: 'firing' | 'resolved';
+  summary: string | null;
+  details: CorootAlertDetail[];
+  duration_seconds: number | null;
+  resolution: AlertResolution | null;
+  resolved_by: string | null;
+  url: string | null;
+  extra: JsonObject;
+};
+
+export type CorootIncidentReport = { name: string; check: string; message: string };
+
+export type CorootIncident = {
+  key: string | null;
+  project: CorootProject;
+  application: CorootApplication | null;
+  severity: Severity;
+  status: 'open' | 'resolved';
+  reports: CorootIncidentReport[];
+  rca_summary: string | null;
+  rca_remediations: string | null;
+  url: string | null;
+  extra: JsonObject;
+};
+
+export type DeploymentStatus = 'in_progress' | 'deployed' | 'stuck' | 'cancelled';
+
+export type CorootDeployment = {
+  project: CorootProject;
+  application: CorootApplication | null;
+  status: DeploymentStatus;
+  version: string;
+  summary: string[];
+  url: string | null;
+  extra: JsonObject;
+};
+
+/** Label and annotation maps; built without a prototype because their keys are untrusted. */
+export type StringMap = { [key: string]: string };
+
+export type AlertmanagerGroup = {
+  key: string | null;
+  receiver: string | null;
+  labels: StringMap;
+  external_url: string | null;
+};
+
+export type AlertmanagerAlert = {
+  /** Alertmanager's own fingerprint, as given (null when the payload has none). */
+  fingerprint: string | null;
+  name: string | null;
+  status: 'firing' | 'resolved';
+  severity: Severity;
+  labels: StringMap;
+  annotations: StringMap;
+  starts_at: string | null;
+  ends_at: string | null;
+  generator_url: string | null;
+  group: AlertmanagerGroup;
+};

@@ -6,9 +6,9 @@ import type { EventFactory } from '../events/factory.js';
 import type { Logger } from '../log.js';
 import type { IngestRejectReason, Metrics } from '../metrics.js';
 import type { Recorder } from '../recorder/recorder.js';
-import { alertmanagerEndpoint, corootEndpoint, type IngestEndpoint } from './endpoints.js';
 import { checkAuth } from './auth.js';
 import { isJsonContentType, readBody } from './body.js';
+import { alertmanagerEndpoint, corootEndpoint, type IngestEndpoint } from './endpoints.js';
 
 export interface Readiness {
   ready: boolean;
@@ -42,20 +42,24 @@ export class IngestServer {
 
   constructor(private readonly deps: IngestServerDeps) {
     this.endpoints = new Map([corootEndpoint, alertmanagerEndpoint].map((e) => [e.path, e]));
-    this.server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 }, (req, res) => {
-      this.route(req, res).catch((err: unknown) => {
-        deps.logger.error('request handler failed', { err, path: pathOf(req) });
-        if (!res.headersSent) send(res, 500, { error: 'internal error' });
-        else res.destroy();
-      });
-    });
+    this.server = createServer(
+      { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 },
+      (req, res) => {
+        this.route(req, res).catch((err: unknown) => {
+          deps.logger.error('request handler failed', { err, path: pathOf(req) });
+          if (!res.headersSent) send(res, 500, { error: 'internal error' });
+          else res.destroy();
+        });
+      },
+    );
     // A client that sends garbage instead of HTTP gets a 400 and is disconnected, not a crash.
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (err.code === 'ECONNRESET' || !socket.writable) {
         socket.destroy();
         return;
       }
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
       socket.end(`HTTP/1.1 ${status} Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     });
   }
@@ -121,7 +125,12 @@ export class IngestServer {
       metrics.ingestRequests.labels(endpoint.name, String(status)).inc();
       metrics.ingestDuration.labels(endpoint.name).observe(Number(process.hrtime.bigint() - started) / 1e9);
     };
-    const reject = (reason: IngestRejectReason, status: number, error: string, headers?: Record<string, string>): void => {
+    const reject = (
+      reason: IngestRejectReason,
+      status: number,
+      error: string,
+      headers?: Record<string, string>,
+    ): void => {
       metrics.ingestRejected.labels(endpoint.name, reason).inc();
       answer(status, { error }, headers);
     };
@@ -153,11 +162,9 @@ export class IngestServer {
         metrics.ingestRequests.labels(endpoint.name, 'aborted').inc();
         return;
       }
-      // Stop reading: answer and close the connection rather than drain an oversized body.
-      reject('too_large', 413, `request body exceeds max_body_bytes (${config.maxBodyBytes} bytes)`, {
-        connection: 'close',
-      });
-      res.once('finish', () => req.destroy());
+      // Answer at once; what keeps arriving is discarded up to a bound, then the connection is cut.
+      reject('too_large', 413, `request body exceeds max_body_bytes (${config.maxBodyBytes} bytes)`);
+      discardThenClose(req);
       return;
     }
     let parsed: unknown;
@@ -209,6 +216,26 @@ export class IngestServer {
   }
 }
 
+/**
+ * Closing a socket that still has unread request bytes makes the kernel send a reset,
+ * which can destroy our 413 before the client reads it. So discard what keeps arriving
+ * (bounded in bytes and time) and cut the connection only past that bound.
+ */
+const DISCARD_BYTES = 4 * 1024 * 1024;
+const DISCARD_MS = 2000;
+function discardThenClose(req: IncomingMessage): void {
+  let discarded = 0;
+  const timer = setTimeout(() => req.destroy(), DISCARD_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > DISCARD_BYTES) req.destroy();
+  });
+  req.on('end', () => clearTimeout(timer));
+  req.on('close', () => clearTimeout(timer));
+  req.resume();
+}
+
 function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
@@ -222,7 +249,10 @@ function send(res: ServerResponse, status: number, body: object, headers?: Recor
 }
 
 function sendText(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 

@@ -5,7 +5,13 @@ import type { RecorderEvent } from '../events/event.js';
  * (ARCHITECTURE.md rule 6). `filtered` is deliberately absent: an event an output
  * does not want is not a loss.
  */
-export type DropReason = 'buffer_full' | 'retries_exhausted' | 'rejected' | 'closed' | 'shutdown' | 'write_error';
+export type DropReason =
+  | 'buffer_full'
+  | 'retries_exhausted'
+  | 'rejected'
+  | 'closed'
+  | 'shutdown'
+  | 'write_error';
 
 /**
  * One destination. Only the write loop calls `send`; it must never block, never throw

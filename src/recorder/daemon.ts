@@ -1,9 +1,12 @@
 import type { AddressInfo } from 'node:net';
+import { canonicalJson } from '../config/equality.js';
+import { loadConfigFile } from '../config/load.js';
 import type { ListenAddress, RecorderConfig } from '../config/schema.js';
+import { ConfigWatcher } from '../config/watcher.js';
 import type { EventType } from '../events/event.js';
 import { EventFactory } from '../events/factory.js';
 import { lifecycleDraft } from '../events/lifecycle.js';
-import { IngestServer, type Readiness } from '../ingest/server.js';
+import { IngestServer, type Readiness, type ReloadOutcome } from '../ingest/server.js';
 import type { Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { createOutput } from '../outputs/factory.js';
@@ -17,13 +20,22 @@ export interface DaemonOptions {
   version: string;
   /** `--listen-address`: wins over the config file, now and at every reload. */
   listenOverride?: ListenAddress;
+  /** Watch the config file (and `*_file` files) and reload on change; default true. */
+  watchConfig?: boolean;
 }
+
+export type ReloadTrigger = 'watch' | 'signal' | 'http';
 
 /**
  * Wires config, recorder, outputs and the HTTP server together and owns their lifecycle:
  * start, shutdown with a drain budget, file reopen. The CLI only parses flags and
  * forwards signals here.
  */
+/** What a reload compares to decide whether anything changed on disk (secrets included). */
+function loadedIdentity(config: RecorderConfig): string {
+  return canonicalJson({ ...config, file: '' });
+}
+
 export class Daemon {
   readonly metrics: Metrics;
   readonly recorder: Recorder;
@@ -36,11 +48,18 @@ export class Daemon {
   private started = false;
   private stopping: Promise<void> | null = null;
   private boundAddress: AddressInfo | null = null;
+  private reloadChain: Promise<unknown> = Promise.resolve();
+  private lastLoaded: string;
+  private readonly watcher: ConfigWatcher | null;
 
   private constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
     this.metrics = new Metrics(opts.version);
-    this.recorder = new Recorder(opts.config.queueSize, this.metrics, opts.logger.child({ component: 'recorder' }));
+    this.recorder = new Recorder(
+      opts.config.queueSize,
+      this.metrics,
+      opts.logger.child({ component: 'recorder' }),
+    );
     this.factory = new EventFactory(opts.config.instance);
     this.server = new IngestServer({
       metrics: this.metrics,
@@ -49,7 +68,16 @@ export class Daemon {
       factory: this.factory,
       config: () => this.config,
       readiness: () => this.readiness(),
+      reload: () => this.reload('http'),
     });
+    this.lastLoaded = loadedIdentity(opts.config);
+    this.watcher =
+      opts.watchConfig === false
+        ? null
+        : new ConfigWatcher(
+            () => void this.reload('watch'),
+            opts.logger.child({ component: 'config-watcher' }),
+          );
     this.metrics.configLastReloadSuccessful.set(1);
     this.metrics.configLastReloadSuccessTimestamp.set(Date.now() / 1000);
   }
@@ -88,6 +116,7 @@ export class Daemon {
       throw new Error(`cannot listen on ${listen.host}:${listen.port}: ${(err as Error).message}`);
     }
     this.started = true;
+    this.watcher?.watchFiles([this.config.file, ...this.config.referencedFiles]);
     this.recordLifecycle('recorder_started');
     logger.info('coroot-event-recorder started', {
       version: this.opts.version,
@@ -115,12 +144,121 @@ export class Daemon {
     return { ready: true };
   }
 
+  /**
+   * Reloads the config file (CONFIG.md "Reload"). Triggers are serialized; an invalid file
+   * leaves everything as it is. A watch-triggered reload of unchanged content does nothing.
+   */
+  reload(trigger: ReloadTrigger): Promise<ReloadOutcome> {
+    const next = this.reloadChain.then(() => this.reloadOnce(trigger));
+    this.reloadChain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async reloadOnce(trigger: ReloadTrigger): Promise<ReloadOutcome> {
+    const { logger } = this.opts;
+    if (this.stopping) return { ok: false, error: 'shutting down' };
+    const loaded = await loadConfigFile(this.config.file);
+    if (this.stopping) return { ok: false, error: 'shutting down' };
+    if (!loaded.ok) {
+      this.metrics.configLastReloadSuccessful.set(0);
+      const errors = loaded.issues.map(String);
+      logger.error('config reload failed; keeping the running config', { trigger, errors });
+      return { ok: false, error: errors.join('; ') };
+    }
+    const next = loaded.config;
+    const identity = loadedIdentity(next);
+    if (trigger === 'watch' && identity === this.lastLoaded) {
+      logger.debug('config files changed on disk but their content did not', { trigger });
+      return { ok: true };
+    }
+    this.lastLoaded = identity;
+    this.keepRestartOnlySettings(next);
+
+    const plan = planReconcile(this.running, next.outputs, (c) => this.createOutput(c));
+    for (const slot of plan.added) slot.output.start();
+    // The swap happens between two events: what was queued goes to the old set first.
+    this.recorder.swapOutputs(plan.next);
+    this.running = plan.next;
+    this.config = next;
+    this.factory.instance = next.instance;
+    for (const r of plan.removed) this.retire(r);
+    this.watcher?.watchFiles([next.file, ...next.referencedFiles]);
+
+    this.metrics.configLastReloadSuccessful.set(1);
+    this.metrics.configLastReloadSuccessTimestamp.set(Date.now() / 1000);
+    const names = (list: RunningOutput[]): string[] => list.map((r) => r.output.name);
+    const draft = lifecycleDraft('config_reloaded', next.instance, {
+      version: this.opts.version,
+      configHash: next.hash,
+      outputs: names(plan.next),
+      added: names(plan.added),
+      removed: names(plan.removed),
+      kept: names(plan.kept),
+      reason: trigger,
+    });
+    this.recorder.record(this.factory.stamp(draft));
+    logger.info('config reloaded', {
+      trigger,
+      config_hash: next.hash,
+      added: names(plan.added),
+      removed: names(plan.removed),
+      kept: names(plan.kept),
+    });
+    return { ok: true };
+  }
+
+  /** `listen_address` and `queue_size` are bound at start: a change is logged and waits for a restart. */
+  private keepRestartOnlySettings(next: RecorderConfig): void {
+    const { logger } = this.opts;
+    if (
+      !this.opts.listenOverride &&
+      canonicalJson(next.listenAddress) !== canonicalJson(this.config.listenAddress)
+    ) {
+      logger.warn('listen_address changed; needs restart, keeping the running value', {
+        running: `${this.config.listenAddress.host}:${this.config.listenAddress.port}`,
+        configured: `${next.listenAddress.host}:${next.listenAddress.port}`,
+      });
+    }
+    if (next.queueSize !== this.config.queueSize) {
+      logger.warn('queue_size changed; needs restart, keeping the running value', {
+        running: this.config.queueSize,
+        configured: next.queueSize,
+      });
+    }
+    next.listenAddress = this.config.listenAddress;
+    next.queueSize = this.config.queueSize;
+  }
+
+  /** Drains a removed output in the background within `shutdown_timeout`; the write loop never waits on it. */
+  private retire(r: RunningOutput): void {
+    const done: Promise<void> = r.output
+      .close(this.config.shutdownTimeoutMs)
+      .catch((err: unknown) =>
+        this.opts.logger.error('closing a removed output failed', { output: r.output.name, err }),
+      )
+      .finally(() => {
+        this.retiring.delete(done);
+        // A replacement with the same name shares the metric series: restore its gauges.
+        const successor = this.running.find((s) => s.output.name === r.output.name);
+        if (successor) {
+          this.metrics.outputUp.labels(r.output.name).set(successor.output.isUp() ? 1 : 0);
+          this.metrics.outputQueueLength.labels(r.output.name).set(successor.output.pending());
+        } else {
+          this.metrics.removeOutput(r.output.name);
+        }
+      });
+    this.retiring.add(done);
+  }
+
   /** SIGUSR1: reopen every file (logrotate's postrotate convention). */
   reopenFiles(): void {
     for (const r of this.running) r.output.reopen?.();
   }
 
-  private recordLifecycle(type: Extract<EventType, 'recorder_started' | 'recorder_stopped'>, reason?: string): void {
+  private recordLifecycle(
+    type: Extract<EventType, 'recorder_started' | 'recorder_stopped'>,
+    reason?: string,
+  ): void {
     const draft = lifecycleDraft(type, this.config.instance, {
       version: this.opts.version,
       configHash: this.config.hash,
@@ -143,8 +281,13 @@ export class Daemon {
   private async stopInternal(reason: string): Promise<void> {
     const { logger } = this.opts;
     const deadline = Date.now() + this.config.shutdownTimeoutMs;
-    logger.info('shutting down', { reason, queued: this.recorder.length, budget_ms: this.config.shutdownTimeoutMs });
+    logger.info('shutting down', {
+      reason,
+      queued: this.recorder.length,
+      budget_ms: this.config.shutdownTimeoutMs,
+    });
     this.server.stopAccepting();
+    await this.watcher?.close();
     if (this.started) this.recordLifecycle('recorder_stopped', reason);
     this.recorder.stopAccepting();
     this.recorder.drainNow();

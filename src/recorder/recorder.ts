@@ -1,5 +1,11 @@
 import type { OutputFilter } from '../config/common.js';
-import { type EventSource, type EventType, type RecorderEvent, SEVERITIES, type Severity } from '../events/event.js';
+import {
+  type EventSource,
+  type EventType,
+  type RecorderEvent,
+  SEVERITIES,
+  type Severity,
+} from '../events/event.js';
 import { serializeEvent } from '../events/serialize.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -171,7 +177,10 @@ export class Recorder {
         try {
           slot.output.send(line, event);
         } catch (err) {
-          this.logger.error('output send threw; event lost for this output', { output: slot.output.name, err });
+          this.logger.error('output send threw; event lost for this output', {
+            output: slot.output.name,
+            err,
+          });
         }
       }
     }

@@ -50,7 +50,16 @@ export async function startDaemon(
   await writeFile(configPath, configYaml);
   const proc = spawn(
     process.execPath,
-    [BIN, '--config', configPath, '--listen-address', '127.0.0.1:0', '--log-level', 'debug', ...(opts.args ?? [])],
+    [
+      BIN,
+      '--config',
+      configPath,
+      '--listen-address',
+      '127.0.0.1:0',
+      '--log-level',
+      'debug',
+      ...(opts.args ?? []),
+    ],
     { cwd: dir, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const logs: LogLine[] = [];

@@ -12,7 +12,11 @@ function errorsOf(yaml: string, env: NodeJS.ProcessEnv = {}, files: Record<strin
   return r.issues.map(String);
 }
 
-function configOf(yaml: string, env: NodeJS.ProcessEnv = {}, files: Record<string, string> = {}): RecorderConfig {
+function configOf(
+  yaml: string,
+  env: NodeJS.ProcessEnv = {},
+  files: Record<string, string> = {},
+): RecorderConfig {
   const r = parseConfigText(yaml, FILE, { env, readTextFile: (p) => readFake(files, p) });
   if (!r.ok) throw new Error(r.issues.map(String).join('\n'));
   return r.config;
@@ -111,7 +115,9 @@ describe('config errors name the key and the line', () => {
   });
 
   it('unknown keys, with a hint for typos', () => {
-    expect(errorsOf('queue_sise: 10\n')).toEqual([`${FILE}:1: queue_sise: unknown key (did you mean "queue_size"?)`]);
+    expect(errorsOf('queue_sise: 10\n')).toEqual([
+      `${FILE}:1: queue_sise: unknown key (did you mean "queue_size"?)`,
+    ]);
     expect(errorsOf('ingest:\n  coroot:\n    basic_auth: { username: u, pasword: p }\n')).toEqual([
       `${FILE}:3: ingest.coroot.basic_auth.pasword: unknown key (did you mean "password"?)`,
       `${FILE}:3: ingest.coroot.basic_auth.password: is required (or password_file)`,
@@ -121,7 +127,9 @@ describe('config errors name the key and the line', () => {
   it('duplicate output names', () => {
     const errors = errorsOf('file_outputs:\n  - path: /a\n  - path: /a\n');
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(/^.*:3: file_outputs\[1\]\.name: output name "file:\/a" is already used by file_outputs\[0\]/);
+    expect(errors[0]).toMatch(
+      /^.*:3: file_outputs\[1\]\.name: output name "file:\/a" is already used by file_outputs\[0\]/,
+    );
   });
 
   it('YAML syntax errors carry the line', () => {
@@ -134,7 +142,9 @@ describe('config errors name the key and the line', () => {
   });
 
   it('filters reject unknown event types and severities', () => {
-    const errors = errorsOf('file_outputs:\n  - path: /a\n    event_types: [alert_fired]\n    min_severity: high\n');
+    const errors = errorsOf(
+      'file_outputs:\n  - path: /a\n    event_types: [alert_fired]\n    min_severity: high\n',
+    );
     expect(errors).toEqual([
       `${FILE}:3: file_outputs[0].event_types[0]: must be one of alert_firing, alert_resolved, incident_opened, incident_resolved, deployment, recorder_started, recorder_stopped, config_reloaded, got "alert_fired"`,
       `${FILE}:4: file_outputs[0].min_severity: must be one of unknown, info, warning, critical, got "high"`,
@@ -144,13 +154,16 @@ describe('config errors name the key and the line', () => {
 
 describe('environment expansion and secrets', () => {
   it('expands ${VAR} and ${VAR:-default} in strings and typed values', () => {
-    const c = configOf('instance: ${NODE_NAME}\nqueue_size: ${QUEUE:-64}\nfile_outputs:\n  - path: ${DIR}/e.jsonl\n', {
-      NODE_NAME: 'node-7',
-      DIR: '/data',
-    });
+    const c = configOf(
+      'instance: ${NODE_NAME}\nqueue_size: ${QUEUE:-64}\nfile_outputs:\n  - path: ${DIR}/e.jsonl\n',
+      {
+        NODE_NAME: 'node-7',
+        DIR: '/data',
+      },
+    );
     expect(c.instance).toBe('node-7');
     expect(c.queueSize).toBe(64);
-    expect(c.outputs[0]?.path).toBe('/data/e.jsonl');
+    expect(c.outputs[0]?.type === 'file' && c.outputs[0].path).toBe('/data/e.jsonl');
   });
 
   it('an unset variable without default is an error naming it', () => {
@@ -176,8 +189,14 @@ describe('environment expansion and secrets', () => {
   });
 
   it('both a secret and its file is an error', () => {
-    const errors = errorsOf('ingest:\n  coroot:\n    bearer_token: a\n    bearer_token_file: /x\n', {}, { '/x': 'b' });
-    expect(errors).toEqual([`${FILE}:4: ingest.coroot.bearer_token_file: set either bearer_token or bearer_token_file, not both`]);
+    const errors = errorsOf(
+      'ingest:\n  coroot:\n    bearer_token: a\n    bearer_token_file: /x\n',
+      {},
+      { '/x': 'b' },
+    );
+    expect(errors).toEqual([
+      `${FILE}:4: ingest.coroot.bearer_token_file: set either bearer_token or bearer_token_file, not both`,
+    ]);
   });
 
   it('expandEnv handles $$ and empty values', () => {

@@ -70,7 +70,12 @@ describe('Recorder', () => {
     expect(a.lines.map((l) => JSON.parse(l.toString()))).toEqual(JSON.parse(JSON.stringify(events)));
     expect(a.lines.every((l, i) => l === b.lines[i])).toBe(true);
     expect(a.lines.every((l) => l[l.length - 1] === 0x0a)).toBe(true);
-    expect(await registrySum(metrics.registry, 'coroot_event_recorder_events_received_total', { source: 'coroot', type: 'alert_firing' })).toBe(50);
+    expect(
+      await registrySum(metrics.registry, 'coroot_event_recorder_events_received_total', {
+        source: 'coroot',
+        type: 'alert_firing',
+      }),
+    ).toBe(50);
   });
 
   it('record refuses when full and counts queue_full; recordAll is all-or-nothing', async () => {
@@ -83,7 +88,11 @@ describe('Recorder', () => {
     expect(recorder.recordAll([event(5), event(6), event(7), event(8)])).toBe('too_large');
     expect(recorder.record(event(9))).toBe(true);
     expect(recorder.record(event(10))).toBe(false);
-    expect(await registrySum(metrics.registry, 'coroot_event_recorder_events_dropped_total', { reason: 'queue_full' })).toBe(1);
+    expect(
+      await registrySum(metrics.registry, 'coroot_event_recorder_events_dropped_total', {
+        reason: 'queue_full',
+      }),
+    ).toBe(1);
     await waitFor(() => out.events.length === 3);
     expect(out.events.map((e) => e.data.alert)).toEqual([1, 2, 9].map((n) => ({ severity: 'warning', n })));
   });
@@ -106,7 +115,11 @@ describe('Recorder', () => {
     recorder.stopAccepting();
     expect(recorder.record(event(1))).toBe(false);
     expect(recorder.recordAll([event(2)])).toBe('stopped');
-    expect(await registrySum(metrics.registry, 'coroot_event_recorder_events_dropped_total', { reason: 'shutdown' })).toBe(1);
+    expect(
+      await registrySum(metrics.registry, 'coroot_event_recorder_events_dropped_total', {
+        reason: 'shutdown',
+      }),
+    ).toBe(1);
   });
 
   it('an output that throws does not stop delivery to the others', async () => {

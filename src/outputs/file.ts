@@ -1,0 +1,620 @@
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { FileOutputConfig } from '../config/file-output.js';
+import type { RecorderEvent } from '../events/event.js';
+import type { Logger } from '../log.js';
+import type { OutputMeter } from '../metrics.js';
+import type { OutputDeps } from './factory.js';
+import { Backoff } from './file/backoff.js';
+import { WriteBatch } from './file/batch.js';
+import {
+  errnoCode,
+  type FileId,
+  fileIdAt,
+  isMissing,
+  type OpenedFile,
+  openAppend,
+  sameFile,
+} from './file/fs-ops.js';
+import { type PathEvent, PathWatcher } from './file/path-watcher.js';
+import type { Output } from './output.js';
+
+export interface FileOutputOptions {
+  /** How long a renamed/deleted file may stay missing before the output creates it itself. */
+  recreateGraceMs?: number;
+  /** Period of the fstat/stat comparison that catches rotations the watcher missed. */
+  checkIntervalMs?: number;
+}
+
+const DEFAULT_RECREATE_GRACE_MS = 1000;
+const DEFAULT_CHECK_INTERVAL_MS = 1000;
+
+/** Work the I/O loop has been asked to do; the loop is the only code that touches the descriptor. */
+interface Due {
+  open: boolean;
+  reopen: boolean;
+  check: boolean;
+  fsync: boolean;
+  finish: boolean;
+}
+
+/**
+ * Appends each event as one JSONL line to a local file.
+ *
+ * All file I/O runs in one sequential loop (`run`), so there is never more than one
+ * write in flight, never a write into a descriptor being closed or swapped, and lines
+ * are never interleaved. `send` only appends to an array and schedules the loop once
+ * per batch; the loop then writes everything buffered with a single writev.
+ *
+ * Rotation (ARCHITECTURE.md, "File rotation, as logrotate really behaves"):
+ * - create mode: when the path is renamed or deleted, keep writing to the old
+ *   descriptor (those lines land in the rotated file), reopen as soon as a new file
+ *   appears, and create one ourselves only after `recreateGraceMs`. Creating it at once
+ *   would race logrotate's own create, which then fails with "File exists".
+ * - copytruncate: the inode stays, O_APPEND continues at the new end. Lines written
+ *   between logrotate's copy and its truncate are lost; that window belongs to
+ *   copytruncate itself and no writer can close it (config/logrotate.example says so).
+ * - reopen() (SIGUSR1 from a postrotate script): reopen at once.
+ */
+export class FileOutput implements Output {
+  readonly kind = 'file';
+  readonly name: string;
+
+  private readonly path: string;
+  private readonly meter: OutputMeter;
+  private readonly reopens: { inc(): void };
+  private readonly log: Logger;
+  private readonly recreateGraceMs: number;
+  private readonly checkIntervalMs: number;
+
+  /** Lines accepted and not yet handed to a write; swapped out whole for each batch. */
+  private buffered: Buffer[] = [];
+  /** The batch being written, or kept for a retry after a write error. */
+  private inflight: WriteBatch | null = null;
+  private flushing = false;
+
+  private file: OpenedFile | null = null;
+  /** Bytes written since the last fdatasync. */
+  private dirty = false;
+  /** When the path was first seen without our file (monotonic ms), while we still write to it. */
+  private missingSince: number | null = null;
+  private lastWriteFailed = false;
+  private upReported = false;
+
+  private readonly due: Due = { open: false, reopen: false, check: false, fsync: false, finish: false };
+  private busy = false;
+  private kicked = false;
+
+  private readonly backoff = new Backoff(100, 5000);
+  private openTimer: NodeJS.Timeout | null = null;
+  private graceTimer: NodeJS.Timeout | null = null;
+  private fsyncTimer: NodeJS.Timeout | null = null;
+  private checkTimer: NodeJS.Timeout | null = null;
+  private readonly watcher: PathWatcher;
+
+  private started = false;
+  private closing = false;
+  /** The close budget is spent: no new writes, only releasing the descriptor. */
+  private stopped = false;
+  private closePromise: Promise<void> | null = null;
+  private onFinished: (() => void) | null = null;
+  private progressWaiters: Array<() => void> = [];
+  /** `what:code` of the problem last logged, so a failing retry logs once, not every time. */
+  private problem: string | null = null;
+
+  constructor(
+    private readonly config: FileOutputConfig,
+    deps: OutputDeps,
+    opts: FileOutputOptions = {},
+  ) {
+    this.name = config.name;
+    this.path = resolve(config.path);
+    this.meter = deps.metrics.forOutput(config.name);
+    this.reopens = deps.metrics.fileReopens.labels(config.name);
+    this.log = deps.logger.child({ output: config.name, kind: this.kind });
+    this.recreateGraceMs = opts.recreateGraceMs ?? DEFAULT_RECREATE_GRACE_MS;
+    this.checkIntervalMs = opts.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS;
+    this.watcher = new PathWatcher(this.path, (event, ino) => this.onPathEvent(event, ino), this.log);
+  }
+
+  start(): void {
+    if (this.started || this.closing) return;
+    this.started = true;
+    this.checkTimer = setInterval(() => this.requestCheck(), this.checkIntervalMs);
+    this.checkTimer.unref();
+    this.due.open = true;
+    this.kick();
+  }
+
+  send(line: Buffer, _event: RecorderEvent): boolean {
+    if (this.closing) {
+      this.meter.lost('closed');
+      return false;
+    }
+    // In-flight lines count too: bufferSize bounds the memory this output holds.
+    if (this.pending() >= this.config.bufferSize) {
+      this.meter.lost('buffer_full');
+      return false;
+    }
+    this.buffered.push(line);
+    this.meter.queued(this.pending());
+    // While the file is not open, the successful reopen flushes; no point waking the loop.
+    if (this.file) this.kick();
+    return true;
+  }
+
+  isUp(): boolean {
+    return this.file !== null && !this.lastWriteFailed;
+  }
+
+  pending(): number {
+    return this.buffered.length + (this.inflight?.remaining ?? 0);
+  }
+
+  reopen(): void {
+    if (this.closing) return;
+    if (this.file) {
+      this.due.reopen = true;
+    } else if (this.started) {
+      // Down and waiting for the next retry: the operator asks for one now.
+      this.clearTimer('openTimer');
+      this.due.open = true;
+    }
+    this.kick();
+  }
+
+  close(budgetMs: number): Promise<void> {
+    this.closePromise ??= this.shutdown(budgetMs).catch((err: unknown) => {
+      this.log.error('closing the file output failed', { path: this.path, error: err });
+    });
+    return this.closePromise;
+  }
+
+  // ---- shutdown -------------------------------------------------------------------
+
+  private async shutdown(budgetMs: number): Promise<void> {
+    this.closing = true;
+    const deadline = performance.now() + Math.max(0, budgetMs);
+    this.clearTimer('checkTimer');
+    this.clearTimer('graceTimer');
+    if (this.file) this.kick();
+    const drained = await this.waitUntil(() => this.pending() === 0, deadline);
+    // A write still running at the deadline accounts for its own lines when it returns;
+    // waiting for it could exceed the budget without bound (a hung network filesystem).
+    const abandonedOp = !drained && this.busy;
+    if (!drained) this.abandon();
+    this.stopped = true;
+    this.clearTimer('openTimer');
+    this.clearTimer('fsyncTimer');
+    await this.watcher.close();
+    const finished = new Promise<void>((res) => {
+      this.onFinished = res;
+    });
+    this.due.finish = true;
+    this.kick();
+    if (!abandonedOp) await finished;
+  }
+
+  /** The budget is spent: whatever is not on disk now never will be. */
+  private abandon(): void {
+    let lost = this.buffered.length;
+    this.buffered = [];
+    if (this.inflight && !this.flushing) {
+      lost += this.inflight.remaining;
+      this.inflight = null;
+    }
+    this.meter.lost('shutdown', lost);
+    this.meter.queued(this.pending());
+    if (lost > 0)
+      this.log.warn('shutdown budget exhausted; events not written', { path: this.path, events: lost });
+  }
+
+  private async finish(): Promise<void> {
+    const file = this.file;
+    this.file = null;
+    if (file) {
+      // One fdatasync on a clean shutdown whatever the policy: it is cheap once, and
+      // the last lines are the ones an operator looks for after a restart.
+      if (this.dirty) {
+        try {
+          await file.handle.datasync();
+        } catch (err) {
+          this.log.warn('fdatasync on close failed', { path: this.path, code: errnoCode(err), error: err });
+        }
+      }
+      await closeQuietly(file);
+    }
+    this.dirty = false;
+    this.reportUp();
+    this.onFinished?.();
+    this.onFinished = null;
+  }
+
+  private async waitUntil(condition: () => boolean, deadline: number): Promise<boolean> {
+    for (;;) {
+      if (condition()) return true;
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) return false;
+      await new Promise<void>((res) => {
+        const timer = setTimeout(done, remaining);
+        function done(): void {
+          clearTimeout(timer);
+          res();
+        }
+        this.progressWaiters.push(done);
+      });
+    }
+  }
+
+  private notifyProgress(): void {
+    if (this.progressWaiters.length === 0) return;
+    const waiters = this.progressWaiters;
+    this.progressWaiters = [];
+    for (const done of waiters) done();
+  }
+
+  // ---- the I/O loop ---------------------------------------------------------------
+
+  /** Schedules the loop once; everything asked for meanwhile is done in the same pass. */
+  private kick(): void {
+    if (this.busy || this.kicked) return;
+    this.kicked = true;
+    setImmediate(() => {
+      this.kicked = false;
+      void this.run();
+    });
+  }
+
+  private async run(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    let healthy = true;
+    try {
+      while (await this.step()) this.notifyProgress();
+    } catch (err) {
+      // Every step handles its own I/O errors; this is a bug guard so no rejection escapes.
+      healthy = false;
+      this.log.error('file output loop failed', { path: this.path, error: err });
+    } finally {
+      this.busy = false;
+      this.notifyProgress();
+      if (healthy && this.hasWork()) this.kick();
+    }
+  }
+
+  /** Does the most urgent due thing; false when there is nothing to do now. */
+  private async step(): Promise<boolean> {
+    if (this.due.finish) {
+      this.due.finish = false;
+      await this.finish();
+      return false;
+    }
+    if (this.stopped) return false;
+    const file = this.file;
+    if (!file) {
+      if (!this.due.open) return false;
+      this.due.open = false;
+      await this.openInitial();
+    } else if (this.due.reopen) {
+      this.due.reopen = false;
+      await this.swap(file, true, 'reopen requested');
+    } else if (this.due.check) {
+      this.due.check = false;
+      await this.checkRotation(file);
+    } else if (this.hasLines()) {
+      await this.flush(file);
+    } else if (this.due.fsync) {
+      this.due.fsync = false;
+      await this.syncInterval(file);
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  private hasLines(): boolean {
+    return this.buffered.length > 0 || (this.inflight?.remaining ?? 0) > 0;
+  }
+
+  private hasWork(): boolean {
+    if (this.due.finish) return true;
+    if (this.stopped) return false;
+    if (!this.file) return this.due.open;
+    return this.due.reopen || this.due.check || this.due.fsync || this.hasLines();
+  }
+
+  // ---- opening ----------------------------------------------------------------------
+
+  private async openInitial(): Promise<void> {
+    let opened: OpenedFile;
+    try {
+      opened = await openAppend(this.path, this.config.fileMode, true);
+    } catch (err) {
+      this.down('cannot open file', err);
+      return;
+    }
+    this.adopt(opened);
+    this.watcher.start();
+    // With lines waiting, recovery is declared by the first successful write.
+    if (!this.hasLines()) this.healthy();
+  }
+
+  private adopt(opened: OpenedFile): void {
+    this.file = opened;
+    this.dirty = false;
+    this.missingSince = null;
+    this.clearTimer('graceTimer');
+    this.reportUp();
+  }
+
+  /** The output cannot write now: report it (once per distinct problem) and retry with backoff. */
+  private down(what: string, err: unknown): void {
+    const code = errnoCode(err);
+    const key = `${what}:${code}`;
+    if (key !== this.problem) {
+      this.problem = key;
+      this.log.error(`${what}; retrying with backoff`, { path: this.path, code, error: err });
+    }
+    this.reportUp();
+    this.scheduleOpen(this.backoff.next());
+  }
+
+  private healthy(): void {
+    this.lastWriteFailed = false;
+    this.backoff.reset();
+    if (this.problem !== null) {
+      this.problem = null;
+      this.log.info('file output recovered', { path: this.path });
+    }
+    this.reportUp();
+  }
+
+  private scheduleOpen(delayMs: number): void {
+    if (this.stopped) return;
+    this.clearTimer('openTimer');
+    this.openTimer = setTimeout(() => {
+      this.openTimer = null;
+      this.due.open = true;
+      this.kick();
+    }, delayMs);
+    this.openTimer.unref();
+  }
+
+  /** Gives up a descriptor after an I/O error; the retry opens the path afresh. */
+  private async fail(file: OpenedFile, what: string, err: unknown): Promise<void> {
+    this.lastWriteFailed = true;
+    if (this.file === file) this.file = null;
+    this.dirty = false;
+    this.due.fsync = false;
+    this.due.check = false;
+    this.due.reopen = false;
+    this.clearTimer('fsyncTimer');
+    await closeQuietly(file);
+    this.down(what, err);
+  }
+
+  // ---- rotation ---------------------------------------------------------------------
+
+  private onPathEvent(event: PathEvent, ino: number | null): void {
+    // Our own appends show up as `change`; only a change of inode can mean rotation.
+    if (event === 'change' && this.file && ino !== null && ino === Number(this.file.id.ino)) return;
+    this.requestCheck();
+  }
+
+  private requestCheck(): void {
+    if (!this.file || this.closing) return;
+    this.due.check = true;
+    this.kick();
+  }
+
+  private async checkRotation(file: OpenedFile): Promise<void> {
+    let current: FileId | null;
+    try {
+      current = await fileIdAt(this.path);
+    } catch (err) {
+      // Cannot tell (EACCES on the folder...): keep writing where we are.
+      this.log.debug('cannot stat the file path', { path: this.path, code: errnoCode(err) });
+      return;
+    }
+    if (current && sameFile(current, file.id)) {
+      this.missingSince = null;
+      this.clearTimer('graceTimer');
+      return;
+    }
+    if (current) {
+      await this.swap(file, false, 'file replaced (rotated)');
+    } else if (await isUnlinked(file)) {
+      // Deleted, not renamed: no rotated file will receive our lines and no logrotate
+      // `create` is coming to race with, so waiting would only lose lines.
+      await this.swap(file, true, 'file deleted; created it');
+    } else if (this.graceOver()) {
+      await this.swap(file, true, 'no new file appeared within the grace period; created it');
+    }
+  }
+
+  /**
+   * The path has no file: true once it has been missing for the whole grace period.
+   * Until then lines keep going to the old descriptor: after a rename they land in the
+   * rotated file; after a plain delete they land in an unlinked file, which is what the
+   * operator's delete asked for.
+   */
+  private graceOver(): boolean {
+    const now = performance.now();
+    if (this.missingSince === null) {
+      this.missingSince = now;
+      this.log.info('file moved or deleted; writing to the old descriptor until a new file appears', {
+        path: this.path,
+        graceMs: this.recreateGraceMs,
+      });
+    }
+    const waited = now - this.missingSince;
+    if (waited >= this.recreateGraceMs) return true;
+    // Timers may fire a little early against performance.now(): re-arm for the rest.
+    this.armGrace(this.recreateGraceMs - waited);
+    return false;
+  }
+
+  private armGrace(delayMs: number): void {
+    this.clearTimer('graceTimer');
+    this.graceTimer = setTimeout(() => {
+      this.graceTimer = null;
+      this.requestCheck();
+    }, Math.ceil(delayMs));
+    this.graceTimer.unref();
+  }
+
+  /**
+   * Moves writing to the file now at the path. The old descriptor is synced (unless
+   * fsync is `none`) and closed only after the new one is open, so a failed reopen
+   * never leaves lines without a home.
+   */
+  private async swap(old: OpenedFile, create: boolean, reason: string): Promise<void> {
+    let next: OpenedFile;
+    try {
+      next = await openAppend(this.path, this.config.fileMode, create);
+    } catch (err) {
+      if (!create && isMissing(err)) {
+        // Gone again between stat and open (another rotation): back to waiting.
+        if (this.graceOver()) this.requestCheck();
+        return;
+      }
+      await this.fail(old, 'cannot reopen file', err);
+      return;
+    }
+    if (this.dirty && this.config.fsync !== 'none') await this.datasyncQuietly(old);
+    await closeQuietly(old);
+    this.adopt(next);
+    this.reopens.inc();
+    this.log.info('reopened file', { path: this.path, reason });
+  }
+
+  // ---- writing ----------------------------------------------------------------------
+
+  /** Takes everything buffered into the batch (after any lines kept from a failed write). */
+  private takeBatch(): WriteBatch {
+    const lines = this.buffered;
+    this.buffered = [];
+    if (this.inflight) {
+      this.inflight.append(lines);
+    } else {
+      this.inflight = new WriteBatch(lines);
+    }
+    return this.inflight;
+  }
+
+  private async flush(file: OpenedFile): Promise<void> {
+    const batch = this.takeBatch();
+    const started = performance.now();
+    let phase: 'write' | 'sync' = 'write';
+    this.flushing = true;
+    try {
+      while (batch.remaining > 0) {
+        const { bytesWritten } = await file.handle.writev(batch.unwritten());
+        if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+        batch.advance(bytesWritten);
+        this.dirty = true;
+      }
+      if (this.config.fsync === 'always') {
+        phase = 'sync';
+        await file.handle.datasync();
+        this.dirty = false;
+      } else {
+        this.armFsync();
+      }
+    } catch (err) {
+      this.flushing = false;
+      this.meter.observeSend((performance.now() - started) / 1000);
+      this.settle(batch, phase === 'sync' ? 'write_error' : null);
+      await this.fail(file, phase === 'sync' ? 'fdatasync failed' : 'write failed', err);
+      return;
+    }
+    this.flushing = false;
+    this.meter.observeSend((performance.now() - started) / 1000);
+    this.settle(batch, null);
+    this.healthy();
+  }
+
+  /**
+   * Accounts the lines a flush completed. `lostAs` is set when they reached the file but
+   * their durability, explicitly asked for with fsync `always`, could not be confirmed;
+   * they are not rewritten (that would duplicate them).
+   */
+  private settle(batch: WriteBatch, lostAs: 'write_error' | null): void {
+    const done = batch.takeDone();
+    if (lostAs) this.meter.lost(lostAs, done.events);
+    else this.meter.written(done.events, done.bytes);
+    if (batch.remaining === 0) {
+      this.inflight = null;
+    } else if (this.stopped) {
+      // Close gave up on this batch while it was being written.
+      this.meter.lost('shutdown', batch.remaining);
+      this.inflight = null;
+    }
+    this.meter.queued(this.pending());
+  }
+
+  private armFsync(): void {
+    // After the close deadline the final step syncs; no timer may outlive close().
+    if (this.config.fsync !== 'interval' || this.fsyncTimer || this.stopped) return;
+    this.fsyncTimer = setTimeout(() => {
+      this.fsyncTimer = null;
+      this.due.fsync = true;
+      this.kick();
+    }, this.config.fsyncIntervalMs);
+    this.fsyncTimer.unref();
+  }
+
+  private async syncInterval(file: OpenedFile): Promise<void> {
+    if (!this.dirty) return;
+    try {
+      await file.handle.datasync();
+      this.dirty = false;
+    } catch (err) {
+      await this.fail(file, 'fdatasync failed', err);
+    }
+  }
+
+  private async datasyncQuietly(file: OpenedFile): Promise<void> {
+    try {
+      await file.handle.datasync();
+    } catch (err) {
+      this.log.warn('fdatasync of the rotated file failed', {
+        path: this.path,
+        code: errnoCode(err),
+        error: err,
+      });
+    }
+  }
+
+  // ---- small helpers ------------------------------------------------------------------
+
+  private reportUp(): void {
+    const up = this.isUp();
+    if (up === this.upReported) return;
+    this.upReported = up;
+    this.meter.up(up);
+  }
+
+  private clearTimer(which: 'openTimer' | 'graceTimer' | 'fsyncTimer' | 'checkTimer'): void {
+    const timer = this[which];
+    if (timer) clearTimeout(timer);
+    this[which] = null;
+  }
+}
+
+async function closeQuietly(file: OpenedFile): Promise<void> {
+  try {
+    await file.handle.close();
+  } catch {
+    // Closing after an I/O error may fail again; the descriptor is released either way.
+  }
+}
+
+/** True when the open file has no name left (a plain delete rather than a rename). */
+async function isUnlinked(file: OpenedFile): Promise<boolean> {
+  try {
+    return (await file.handle.stat()).nlink === 0;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,58 @@
+import { constants } from 'node:fs';
+import { type FileHandle, mkdir, open, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** Identity of a file: what survives a rename and changes when a new file takes the path. */
+export interface FileId {
+  dev: bigint;
+  ino: bigint;
+}
+
+export interface OpenedFile {
+  handle: FileHandle;
+  id: FileId;
+}
+
+/**
+ * Opens `path` for appending. O_APPEND makes every write land at the current end, which
+ * is what keeps copytruncate from leaving a hole of NULs and keeps lines whole.
+ * `create` is false when the file is expected to exist already (logrotate just created
+ * it): then we must not create it ourselves, or we would race logrotate's own create.
+ */
+export async function openAppend(path: string, mode: number, create: boolean): Promise<OpenedFile> {
+  if (create) await mkdir(dirname(path), { recursive: true });
+  const flags = constants.O_APPEND | constants.O_WRONLY | (create ? constants.O_CREAT : 0);
+  const handle = await open(path, flags, mode);
+  try {
+    const st = await handle.stat({ bigint: true });
+    return { handle, id: { dev: st.dev, ino: st.ino } };
+  } catch (err) {
+    await handle.close().catch(() => {});
+    throw err;
+  }
+}
+
+/** The file now at `path`, or null when nothing is there. */
+export async function fileIdAt(path: string): Promise<FileId | null> {
+  try {
+    const st = await stat(path, { bigint: true });
+    return { dev: st.dev, ino: st.ino };
+  } catch (err) {
+    if (isMissing(err)) return null;
+    throw err;
+  }
+}
+
+export function sameFile(a: FileId, b: FileId): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
+}
+
+export function errnoCode(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' ? code : 'UNKNOWN';
+}
+
+export function isMissing(err: unknown): boolean {
+  const code = errnoCode(err);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
