@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { HTTP_AUTH_KEYS, type HttpAuth, readHttpAuth } from './common.js';
 import { FILE_OUTPUT_KEYS, type FileOutputConfig, readFileOutput } from './file-output.js';
 import type { MapReader } from './reader.js';
+import { readWebhookOutput, WEBHOOK_OUTPUT_KEYS, type WebhookOutputConfig } from './webhook-output.js';
 
 /**
  * The whole configuration after validation and defaults (CONFIG.md). Keys are camelCase
@@ -41,7 +42,7 @@ export interface IngestConfig {
   alertmanager: IngestEndpointConfig;
 }
 
-export type OutputConfig = FileOutputConfig;
+export type OutputConfig = FileOutputConfig | WebhookOutputConfig;
 export type OutputType = OutputConfig['type'];
 
 export const DEFAULTS = {
@@ -59,6 +60,7 @@ const OUTPUT_SECTIONS: ReadonlyArray<{
   read: (m: MapReader) => OutputConfig;
 }> = [
   { key: 'file_outputs', keys: FILE_OUTPUT_KEYS, read: readFileOutput },
+  { key: 'webhook_outputs', keys: WEBHOOK_OUTPUT_KEYS, read: readWebhookOutput },
 ];
 
 export const TOP_LEVEL_KEYS = [

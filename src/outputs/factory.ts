@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { FileOutput } from './file.js';
 import type { Output } from './output.js';
+import { WebhookOutput } from './webhook.js';
 
 /** What every output gets from the daemon. */
 export interface OutputDeps {
@@ -17,5 +18,7 @@ export function createOutput(config: OutputConfig, deps: OutputDeps): Output {
   switch (config.type) {
     case 'file':
       return new FileOutput(config, deps);
+    case 'webhook':
+      return new WebhookOutput(config, deps);
   }
 }

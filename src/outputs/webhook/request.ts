@@ -1,0 +1,71 @@
+import type { WebhookOutputConfig } from '../../config/webhook-output.js';
+
+/**
+ * The fixed headers of every request, built once. Custom headers cannot collide with
+ * these: the config rejects reserved names.
+ */
+export function requestHeaders(config: WebhookOutputConfig, version: string): Record<string, string> {
+  const headers: Record<string, string> = {
+    ...config.headers,
+    'content-type': 'application/json',
+    'user-agent': `coroot-event-recorder/${version}`,
+  };
+  const { basic, bearerToken } = config.auth;
+  if (basic) {
+    headers.authorization = `Basic ${Buffer.from(`${basic.username}:${basic.password}`, 'utf8').toString('base64')}`;
+  } else if (bearerToken !== null) {
+    headers.authorization = `Bearer ${bearerToken}`;
+  }
+  return headers;
+}
+
+/** Values shorter than this are not redacted: replacing "1" or "on" would garble messages, and they hide nothing. */
+const MIN_SECRET_LENGTH = 4;
+
+/**
+ * Removes every credential of the output from text that goes to a log line: error
+ * messages come from the network stack and could, in some future version, quote a URL or
+ * a header. Cheap enough for failure paths only.
+ */
+export class Redactor {
+  private readonly secrets: string[];
+
+  constructor(config: WebhookOutputConfig) {
+    const url = new URL(config.url);
+    const candidates = [
+      url.search.slice(1),
+      ...url.searchParams.values(),
+      ...Object.values(config.headers),
+      config.auth.basic?.password ?? '',
+      config.auth.bearerToken ?? '',
+      config.auth.basic
+        ? Buffer.from(`${config.auth.basic.username}:${config.auth.basic.password}`).toString('base64')
+        : '',
+    ];
+    // Longest first, so a secret that contains another is removed whole.
+    this.secrets = [...new Set(candidates.filter((s) => s.length >= MIN_SECRET_LENGTH))].sort(
+      (a, b) => b.length - a.length,
+    );
+  }
+
+  redact(text: string): string {
+    let out = text;
+    for (const secret of this.secrets) out = out.split(secret).join('<redacted>');
+    return out;
+  }
+
+  /** An error as log fields: its message (redacted) and code, never its stack. */
+  describe(err: unknown): { error: string; code?: string } {
+    if (err instanceof Error) {
+      const code = (err as NodeJS.ErrnoException).code ?? errorCodeOfCause(err);
+      const message = this.redact(err.message || err.name);
+      return code ? { error: message, code } : { error: message };
+    }
+    return { error: this.redact(String(err)) };
+  }
+}
+
+function errorCodeOfCause(err: Error): string | undefined {
+  const cause = (err as { cause?: unknown }).cause;
+  return cause instanceof Error ? (cause as NodeJS.ErrnoException).code : undefined;
+}

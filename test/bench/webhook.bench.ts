@@ -1,0 +1,200 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Pool } from 'undici';
+import { parseConfigText } from '../../src/config/load.js';
+import type { WebhookOutputConfig } from '../../src/config/webhook-output.js';
+import type { RecorderEvent } from '../../src/events/event.js';
+import { EventFactory } from '../../src/events/factory.js';
+import { jsonOf, serializeEvent } from '../../src/events/serialize.js';
+import { silentLogger } from '../../src/log.js';
+import { Metrics } from '../../src/metrics.js';
+import { WebhookOutput } from '../../src/outputs/webhook.js';
+import { registrySum } from '../helpers/metrics.js';
+import { startBareServer } from './processes.js';
+import { round } from './record.bench.js';
+import type { BenchOptions, BenchResult } from './types.js';
+
+const WORKERS = 4;
+const QUEUE_SIZE = 8192;
+
+interface Item {
+  event: RecorderEvent;
+  line: Buffer;
+}
+
+/** Realistic Coroot alert events (about 500 bytes of JSON each). */
+function makeItems(n: number): Item[] {
+  const factory = new EventFactory('bench');
+  return Array.from({ length: n }, (_, i) => {
+    const event = factory.stamp({
+      source: 'coroot',
+      type: 'alert_firing',
+      fingerprint: i.toString(16).padStart(16, '0'),
+      severity: 'warning',
+      data: {
+        alert: {
+          id: `a${i}`,
+          project: { id: 'x0xwl4jz', name: 'production' },
+          application: {
+            id: 'prod:default:Deployment:checkout',
+            cluster: 'prod',
+            namespace: 'default',
+            kind: 'Deployment',
+            name: 'checkout',
+          },
+          rule: 'High CPU usage',
+          severity: 'warning',
+          status: 'firing',
+          summary: 'CPU usage of checkout is above 80% for 5 minutes',
+          details: [{ name: 'cpu', value: '87%', code: false }],
+          duration_seconds: null,
+          resolution: null,
+          resolved_by: null,
+          url: 'https://coroot.example.com/p/x0xwl4jz/app/prod:default:Deployment:checkout',
+          extra: {},
+        },
+      },
+    });
+    return { event, line: serializeEvent(event) };
+  });
+}
+
+function webhookConfig(url: string, batch: boolean): WebhookOutputConfig {
+  const section = { url, workers: WORKERS, queue_size: QUEUE_SIZE, ...(batch ? { batch: {} } : {}) };
+  const r = parseConfigText(JSON.stringify({ webhook_outputs: [section] }), join(tmpdir(), 'bench.yaml'));
+  if (!r.ok) throw new Error(r.issues.map(String).join('\n'));
+  return r.config.outputs[0] as WebhookOutputConfig;
+}
+
+/**
+ * Keeps one WebhookOutput's queue topped up, as a write loop under sustained load would,
+ * and counts the events it reports written during the measured window.
+ */
+async function driveOutput(
+  url: string,
+  items: Item[],
+  batch: boolean,
+  warmupSec: number,
+  durationSec: number,
+) {
+  const metrics = new Metrics('bench', { defaultMetrics: false });
+  const out = new WebhookOutput(webhookConfig(url, batch), {
+    metrics,
+    logger: silentLogger,
+    version: 'bench',
+  });
+  out.start();
+  let i = 0;
+  let feeding = true;
+  const feed = (): void => {
+    if (!feeding) return;
+    while (out.pending() < QUEUE_SIZE) {
+      const item = items[i++ % items.length] as Item;
+      out.send(item.line, item.event);
+    }
+    // A timer, not setImmediate: a spinning feeder would steal the CPU the receiver and the output need.
+    setTimeout(feed, 1);
+  };
+  feed();
+  const written = () =>
+    registrySum(metrics.registry, 'coroot_event_recorder_output_events_total', { result: 'written' });
+  const requests = () =>
+    registrySum(metrics.registry, 'coroot_event_recorder_output_send_duration_seconds_count', {
+      output: out.name,
+    });
+  await new Promise((r) => setTimeout(r, warmupSec * 1000));
+  const [w0, r0, t0] = [await written(), await requests(), performance.now()];
+  await new Promise((r) => setTimeout(r, durationSec * 1000));
+  const [w1, r1, t1] = [await written(), await requests(), performance.now()];
+  feeding = false;
+  await out.close(0);
+  const seconds = (t1 - t0) / 1000;
+  return { eventsPerSec: (w1 - w0) / seconds, requestsPerSec: (r1 - r0) / seconds };
+}
+
+/** The ceiling: the same POSTs on a bare undici Pool with the same concurrency, no queue, no accounting. */
+async function bareUndici(
+  url: string,
+  body: Buffer,
+  warmupSec: number,
+  durationSec: number,
+): Promise<number> {
+  const target = new URL(url);
+  const pool = new Pool(target.origin, { connections: WORKERS, pipelining: 1 });
+  const headers = { 'content-type': 'application/json', 'user-agent': 'bench' };
+  let counting = false;
+  let done = 0;
+  let stop = false;
+  const worker = async (): Promise<void> => {
+    while (!stop) {
+      const res = await pool.request({ path: target.pathname, method: 'POST', headers, body });
+      await res.body.dump();
+      if (counting && res.statusCode < 300) done++;
+    }
+  };
+  const workers = Array.from({ length: WORKERS }, worker);
+  await new Promise((r) => setTimeout(r, warmupSec * 1000));
+  counting = true;
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, durationSec * 1000));
+  counting = false;
+  const seconds = (performance.now() - t0) / 1000;
+  stop = true;
+  await Promise.all(workers);
+  await pool.destroy();
+  return done / seconds;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+/**
+ * Events/s delivered by one webhook output (default workers, keep-alive) to a bare
+ * node:http receiver in its own process: one event per request, then with `batch: {}`
+ * (100 events per request). The unbatched figure is compared with bare undici; rounds
+ * alternate between the two so machine noise hits both alike, and medians are compared.
+ */
+export async function benchWebhook(opts: BenchOptions): Promise<BenchResult[]> {
+  const warmupSec = opts.quick ? 0.5 : 1;
+  const durationSec = opts.quick ? 2 : 3;
+  const rounds = opts.quick ? 1 : 3;
+  const receiver = await startBareServer();
+  const url = `http://127.0.0.1:${receiver.port}/hook`;
+  const items = makeItems(1000);
+  const body = jsonOf((items[0] as Item).line);
+  const bare: number[] = [];
+  const single: number[] = [];
+  const batched: Array<{ eventsPerSec: number; requestsPerSec: number }> = [];
+  try {
+    for (let r = 0; r < rounds; r++) {
+      bare.push(await bareUndici(url, body, warmupSec, durationSec));
+      single.push((await driveOutput(url, items, false, warmupSec, durationSec)).eventsPerSec);
+      batched.push(await driveOutput(url, items, true, warmupSec, durationSec));
+    }
+  } finally {
+    await receiver.stop();
+  }
+  const value = median(single);
+  const ceiling = median(bare);
+  const batchedEvents = median(batched.map((b) => b.eventsPerSec));
+  const batchedRequests = median(batched.map((b) => b.requestsPerSec));
+  return [
+    {
+      scenario: `webhook delivery (batching off, ${WORKERS} workers)`,
+      unit: 'events/s',
+      value: round(value, 0),
+      ceiling: round(ceiling, 0),
+      ratio: round(value / ceiling, 3),
+      note: `ceiling: bare undici Pool POSTs at the same concurrency; ${body.length} B events; receiver: bare node:http in its own process; ${rounds} round(s) x ${durationSec}s`,
+    },
+    {
+      scenario: `webhook delivery (batch: {} = up to 100 events/request, ${WORKERS} workers)`,
+      unit: 'events/s',
+      value: round(batchedEvents, 0),
+      note: `${round(batchedRequests, 0)} requests/s, ${round(batchedEvents / Math.max(1, batchedRequests), 1)} events/request; ${rounds} round(s) x ${durationSec}s`,
+    },
+  ];
+}
