@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { HTTP_AUTH_KEYS, type HttpAuth, readHttpAuth } from './common.js';
+import { COROOT_API_KEYS, type CorootApiConfig, checkCorootApiUnique, readCorootApi } from './coroot-api.js';
 import { FILE_OUTPUT_KEYS, type FileOutputConfig, readFileOutput } from './file-output.js';
 import type { MapReader } from './reader.js';
 import { readWebhookOutput, WEBHOOK_OUTPUT_KEYS, type WebhookOutputConfig } from './webhook-output.js';
@@ -40,6 +41,8 @@ export interface IngestEndpointConfig {
 export interface IngestConfig {
   coroot: IngestEndpointConfig;
   alertmanager: IngestEndpointConfig;
+  /** Coroot API pull mode (`ingest.coroot_api`), one poller per entry; empty when absent. */
+  corootApi: CorootApiConfig[];
 }
 
 export type OutputConfig = FileOutputConfig | WebhookOutputConfig;
@@ -94,7 +97,7 @@ export function readRecorderConfig(root: MapReader, file: string, hash: string):
     );
     listenAddress = parseListenAddress(DEFAULTS.listenAddress) as ListenAddress;
   }
-  const ingest = root.map('ingest', ['coroot', 'alertmanager']);
+  const ingest = root.map('ingest', ['coroot', 'alertmanager', 'coroot_api']);
   const endpoint = (key: string): IngestEndpointConfig => {
     const m = ingest?.map(key, INGEST_ENDPOINT_KEYS);
     if (!m) return { enabled: true, auth: { basic: null, bearerToken: null } };
@@ -109,10 +112,16 @@ export function readRecorderConfig(root: MapReader, file: string, hash: string):
     onQueueFull: root.oneOf('on_queue_full', ['reject', 'drop'] as const, DEFAULTS.onQueueFull),
     shutdownTimeoutMs: root.duration('shutdown_timeout', DEFAULTS.shutdownTimeoutMs),
     maxBodyBytes: root.byteSize('max_body_bytes', DEFAULTS.maxBodyBytes, { min: 1 }),
-    ingest: { coroot: endpoint('coroot'), alertmanager: endpoint('alertmanager') },
+    ingest: { coroot: endpoint('coroot'), alertmanager: endpoint('alertmanager'), corootApi: [] },
     outputs: [],
     referencedFiles: [],
   };
+  const pollers = (ingest?.mapList('coroot_api', COROOT_API_KEYS) ?? []).map((reader) => ({
+    reader,
+    config: readCorootApi(reader),
+  }));
+  checkCorootApiUnique(pollers);
+  config.ingest.corootApi = pollers.map((p) => p.config);
   const seen = new Map<string, string>();
   for (const section of OUTPUT_SECTIONS) {
     for (const m of root.mapList(section.key, section.keys)) {

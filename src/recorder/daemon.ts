@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import type { CorootApiConfig } from '../config/coroot-api.js';
 import { canonicalJson } from '../config/equality.js';
 import { loadConfigFile } from '../config/load.js';
 import type { ListenAddress, RecorderConfig } from '../config/schema.js';
@@ -6,6 +7,7 @@ import { ConfigWatcher } from '../config/watcher.js';
 import type { EventType } from '../events/event.js';
 import { EventFactory } from '../events/factory.js';
 import { lifecycleDraft } from '../events/lifecycle.js';
+import { CorootApiPoller } from '../ingest/coroot-api.js';
 import { IngestServer, type Readiness, type ReloadOutcome } from '../ingest/server.js';
 import type { Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
@@ -51,6 +53,10 @@ export class Daemon {
   private reloadChain: Promise<unknown> = Promise.resolve();
   private lastLoaded: string;
   private readonly watcher: ConfigWatcher | null;
+  /** Coroot API pollers by `<url> <project>` (unique per config). */
+  private pollers = new Map<string, CorootApiPoller>();
+  /** Pollers being stopped by a reload: shutdown waits for them too. */
+  private readonly stoppingPollers = new Set<Promise<void>>();
 
   private constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
@@ -118,6 +124,8 @@ export class Daemon {
     this.started = true;
     this.watcher?.watchFiles([this.config.file, ...this.config.referencedFiles]);
     this.recordLifecycle('recorder_started');
+    // After the outputs (their events have somewhere to go) and recorder_started (which comes first).
+    for (const c of this.config.ingest.corootApi) this.startPoller(c);
     logger.info('coroot-event-recorder started', {
       version: this.opts.version,
       listen: `${this.boundAddress.address}:${this.boundAddress.port}`,
@@ -149,8 +157,16 @@ export class Daemon {
    * leaves everything as it is. A watch-triggered reload of unchanged content does nothing.
    */
   reload(trigger: ReloadTrigger): Promise<ReloadOutcome> {
-    const next = this.reloadChain.then(() => this.reloadOnce(trigger));
-    this.reloadChain = next.catch(() => undefined);
+    // A throw (an output constructor refusing its config) must reach the caller as a
+    // failed reload, not as a rejection: SIGHUP and the watcher do not await it.
+    const next = this.reloadChain
+      .then(() => this.reloadOnce(trigger))
+      .catch((err: unknown): ReloadOutcome => {
+        this.metrics.configLastReloadSuccessful.set(0);
+        this.opts.logger.error('config reload failed; keeping the running config', { trigger, err });
+        return { ok: false, error: err instanceof Error ? err.message : String(err) };
+      });
+    this.reloadChain = next;
     return next;
   }
 
@@ -169,23 +185,28 @@ export class Daemon {
     const identity = loadedIdentity(next);
     if (trigger === 'watch' && identity === this.lastLoaded) {
       logger.debug('config files changed on disk but their content did not', { trigger });
+      // Still a successful load: after a broken edit is reverted to the running content,
+      // nothing needs reconciling but the metric must stop reporting the failure.
+      this.markReloadSuccessful();
       return { ok: true };
     }
-    this.lastLoaded = identity;
     this.keepRestartOnlySettings(next);
 
     const plan = planReconcile(this.running, next.outputs, (c) => this.createOutput(c));
     for (const slot of plan.added) slot.output.start();
     // The swap happens between two events: what was queued goes to the old set first.
     this.recorder.swapOutputs(plan.next);
+    // Only once applied: a reload that threw before this point must not make the next
+    // watch event on the same content look like a no-op.
+    this.lastLoaded = identity;
     this.running = plan.next;
     this.config = next;
     this.factory.instance = next.instance;
     for (const r of plan.removed) this.retire(r);
     this.watcher?.watchFiles([next.file, ...next.referencedFiles]);
+    await this.reconcilePollers(next.ingest.corootApi);
 
-    this.metrics.configLastReloadSuccessful.set(1);
-    this.metrics.configLastReloadSuccessTimestamp.set(Date.now() / 1000);
+    this.markReloadSuccessful();
     const names = (list: RunningOutput[]): string[] => list.map((r) => r.output.name);
     const draft = lifecycleDraft('config_reloaded', next.instance, {
       version: this.opts.version,
@@ -205,6 +226,11 @@ export class Daemon {
       kept: names(plan.kept),
     });
     return { ok: true };
+  }
+
+  private markReloadSuccessful(): void {
+    this.metrics.configLastReloadSuccessful.set(1);
+    this.metrics.configLastReloadSuccessTimestamp.set(Date.now() / 1000);
   }
 
   /** `listen_address` and `queue_size` are bound at start: a change is logged and waits for a restart. */
@@ -250,6 +276,55 @@ export class Daemon {
     this.retiring.add(done);
   }
 
+  private startPoller(config: CorootApiConfig): void {
+    const poller = new CorootApiPoller(config, {
+      recorder: this.recorder,
+      factory: this.factory,
+      metrics: this.metrics,
+      logger: this.opts.logger,
+      version: this.opts.version,
+    });
+    this.pollers.set(pollerKey(config), poller);
+    poller.start();
+  }
+
+  private stopPoller(key: string, poller: CorootApiPoller): Promise<void> {
+    this.pollers.delete(key);
+    const done = poller.stop().finally(() => this.stoppingPollers.delete(done));
+    this.stoppingPollers.add(done);
+    return done;
+  }
+
+  /**
+   * Keeps pollers whose config is equal (no re-login, no re-read of the state file),
+   * stops removed and changed ones, then starts new and changed ones. Stopping comes
+   * first because a changed poller's successor reads the state file it writes.
+   */
+  private async reconcilePollers(next: readonly CorootApiConfig[]): Promise<void> {
+    const wanted = new Map(next.map((c) => [pollerKey(c), c]));
+    const stops: Promise<void>[] = [];
+    for (const [key, poller] of [...this.pollers]) {
+      const config = wanted.get(key);
+      if (config !== undefined && canonicalJson(config) === canonicalJson(poller.config)) continue;
+      stops.push(this.stopPoller(key, poller));
+    }
+    await Promise.all(stops);
+    if (this.stopping) return;
+    const started: string[] = [];
+    for (const [key, config] of wanted) {
+      if (this.pollers.has(key)) continue;
+      this.startPoller(config);
+      started.push(key);
+    }
+    if (stops.length > 0 || started.length > 0) {
+      this.opts.logger.info('coroot api pollers reconciled', {
+        stopped: stops.length,
+        started,
+        kept: this.pollers.size - started.length,
+      });
+    }
+  }
+
   /** SIGUSR1: reopen every file (logrotate's postrotate convention). */
   reopenFiles(): void {
     for (const r of this.running) r.output.reopen?.();
@@ -286,6 +361,11 @@ export class Daemon {
       queued: this.recorder.length,
       budget_ms: this.config.shutdownTimeoutMs,
     });
+    // Pollers first: what they fetched is recorded before the queue stops taking events.
+    await Promise.all([
+      ...[...this.pollers].map(([key, poller]) => this.stopPoller(key, poller)),
+      ...this.stoppingPollers,
+    ]);
     this.server.stopAccepting();
     await this.watcher?.close();
     if (this.started) this.recordLifecycle('recorder_stopped', reason);
@@ -297,4 +377,8 @@ export class Daemon {
     const lost = this.running.reduce((n, r) => n + r.output.pending(), 0);
     logger.info('stopped', { reason, undelivered_after_close: lost });
   }
+}
+
+function pollerKey(config: CorootApiConfig): string {
+  return `${config.url} ${config.project}`;
 }
