@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { HTTP_AUTH_KEYS, type HttpAuth, readHttpAuth } from './common.js';
 import { COROOT_API_KEYS, type CorootApiConfig, checkCorootApiUnique, readCorootApi } from './coroot-api.js';
 import { FILE_OUTPUT_KEYS, type FileOutputConfig, readFileOutput } from './file-output.js';
+import { KAFKA_OUTPUT_KEYS, type KafkaOutputConfig, readKafkaOutput } from './kafka-output.js';
 import type { MapReader } from './reader.js';
 import { readWebhookOutput, WEBHOOK_OUTPUT_KEYS, type WebhookOutputConfig } from './webhook-output.js';
 
@@ -45,7 +46,7 @@ export interface IngestConfig {
   corootApi: CorootApiConfig[];
 }
 
-export type OutputConfig = FileOutputConfig | WebhookOutputConfig;
+export type OutputConfig = FileOutputConfig | WebhookOutputConfig | KafkaOutputConfig;
 export type OutputType = OutputConfig['type'];
 
 export const DEFAULTS = {
@@ -64,6 +65,7 @@ const OUTPUT_SECTIONS: ReadonlyArray<{
 }> = [
   { key: 'file_outputs', keys: FILE_OUTPUT_KEYS, read: readFileOutput },
   { key: 'webhook_outputs', keys: WEBHOOK_OUTPUT_KEYS, read: readWebhookOutput },
+  { key: 'kafka_outputs', keys: KAFKA_OUTPUT_KEYS, read: readKafkaOutput },
 ];
 
 export const TOP_LEVEL_KEYS = [

@@ -2,6 +2,7 @@ import type { OutputConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { FileOutput } from './file.js';
+import { KafkaOutput } from './kafka.js';
 import type { Output } from './output.js';
 import { WebhookOutput } from './webhook.js';
 
@@ -20,5 +21,7 @@ export function createOutput(config: OutputConfig, deps: OutputDeps): Output {
       return new FileOutput(config, deps);
     case 'webhook':
       return new WebhookOutput(config, deps);
+    case 'kafka':
+      return new KafkaOutput(config, deps);
   }
 }

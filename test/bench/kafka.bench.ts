@@ -1,0 +1,253 @@
+/**
+ * Events/s through KafkaOutput into a local Apache Kafka, against a bare kafkajs producer
+ * sending the same messages with the same client, producer and batch settings in the same
+ * run (the ceiling). Target: output ≥ 0.8 of bare.
+ *
+ * Uses KAFKA_BROKERS when set, else starts its own broker (test/kafka/broker.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { Kafka, type Message, type Producer } from 'kafkajs';
+import { KAFKA_OUTPUT_DEFAULTS, type KafkaOutputConfig } from '../../src/config/kafka-output.js';
+import type { RecorderEvent } from '../../src/events/event.js';
+import { EventFactory } from '../../src/events/factory.js';
+import { jsonOf, serializeEvent } from '../../src/events/serialize.js';
+import { silentLogger } from '../../src/log.js';
+import { Metrics } from '../../src/metrics.js';
+import { kafkaClientConfig, produceOptions, producerConfig } from '../../src/outputs/kafka/client-config.js';
+import { kafkaLogCreator, kafkaLogLevel } from '../../src/outputs/kafka/log-bridge.js';
+import { registerSnappyCodec } from '../../src/outputs/kafka/snappy.js';
+import { KafkaOutput } from '../../src/outputs/kafka.js';
+import { KafkaBroker, missingPrerequisites } from '../kafka/broker.js';
+import { round } from './record.bench.js';
+import type { BenchOptions, BenchResult } from './types.js';
+
+const PARTITIONS = 3;
+const TARGET = 0.8;
+
+interface Item {
+  event: RecorderEvent;
+  line: Buffer;
+  /** The message the output builds from `line`, prebuilt for the bare producer. */
+  message: Message;
+}
+
+/** Realistic Coroot alert events (about 550 bytes of JSON each), 64 distinct alerts. */
+function makeItems(n: number): Item[] {
+  const factory = new EventFactory('bench');
+  return Array.from({ length: n }, (_, i) => {
+    const event = factory.stamp({
+      source: 'coroot',
+      type: 'alert_firing',
+      fingerprint: (i % 64).toString(16).padStart(16, '0'),
+      severity: 'warning',
+      data: {
+        alert: {
+          id: `a${i}`,
+          project: { id: 'x0xwl4jz', name: 'production' },
+          application: {
+            id: 'prod:default:Deployment:checkout',
+            cluster: 'prod',
+            namespace: 'default',
+            kind: 'Deployment',
+            name: 'checkout',
+          },
+          rule: 'High CPU usage',
+          severity: 'warning',
+          status: 'firing',
+          summary: 'CPU usage of checkout is above 80% for 5 minutes',
+          details: [{ name: 'cpu', value: '87%', code: false }],
+          duration_seconds: null,
+          resolution: null,
+          resolved_by: null,
+          url: 'https://coroot.example.com/p/x0xwl4jz/app/prod:default:Deployment:checkout',
+          extra: {},
+        },
+      },
+    });
+    const line = serializeEvent(event);
+    const message: Message = {
+      key: event.fingerprint,
+      value: jsonOf(line),
+      headers: { event_type: event.type, event_source: event.source, event_id: event.id },
+    };
+    return { event, line, message };
+  });
+}
+
+interface Setting {
+  label: string;
+  over: Partial<KafkaOutputConfig>;
+}
+
+const SETTINGS: Setting[] = [
+  { label: 'defaults: acks all, batch 500, 1 in flight', over: {} },
+  {
+    label: 'acks leader, snappy, batch 500, 4 in flight',
+    over: { acks: 'leader', compression: 'snappy', maxInFlight: 4 },
+  },
+];
+
+function configFor(
+  brokers: string,
+  topic: string,
+  over: Partial<KafkaOutputConfig>,
+  bufferSize: number,
+): KafkaOutputConfig {
+  return {
+    ...KAFKA_OUTPUT_DEFAULTS,
+    type: 'kafka',
+    name: 'bench',
+    brokers: [brokers],
+    topic,
+    bufferSize,
+    tls: null,
+    sasl: null,
+    filter: { eventTypes: null, sources: null, minSeverity: null },
+    ...over,
+  };
+}
+
+/** The ceiling: kafkajs alone, same client/producer options, batches of batch_max_events, max_in_flight at a time. */
+async function runBare(producer: Producer, config: KafkaOutputConfig, items: Item[]): Promise<number> {
+  const opts = produceOptions(config);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const chunk = items.slice(next, next + config.batchMaxEvents).map((i) => i.message);
+      next += chunk.length;
+      await producer.sendBatch({ topicMessages: [{ topic: config.topic, messages: chunk }], ...opts });
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: config.maxInFlight }, worker));
+  return items.length / ((performance.now() - t0) / 1000);
+}
+
+/**
+ * The output fed the way the write loop feeds it: everything its buffer takes, then a turn
+ * of the event loop. Timed until the broker acknowledged the last event. A full buffer
+ * waits a millisecond instead of spinning: on two cores a spinning feeder would take the
+ * broker's CPU, a cost the real write loop (which runs only when events arrive) never has.
+ */
+async function runOutput(output: KafkaOutput, config: KafkaOutputConfig, items: Item[]): Promise<number> {
+  const t0 = performance.now();
+  let i = 0;
+  while (i < items.length) {
+    while (i < items.length && output.pending() < config.bufferSize) {
+      const item = items[i++] as Item;
+      output.send(item.line, item.event);
+    }
+    if (output.pending() >= config.bufferSize) await new Promise((r) => setTimeout(r, 1));
+    else await new Promise((r) => setImmediate(r));
+  }
+  while (output.pending() > 0) await new Promise((r) => setTimeout(r, 1));
+  return items.length / ((performance.now() - t0) / 1000);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+export async function benchKafka(opts: BenchOptions): Promise<BenchResult[]> {
+  registerSnappyCodec();
+  let broker: KafkaBroker | null = null;
+  let address = process.env.KAFKA_BROKERS ?? null;
+  if (!address) {
+    const missing = missingPrerequisites();
+    if (missing) {
+      return [{ scenario: 'kafka output', unit: 'events/s', value: Number.NaN, note: `skipped: ${missing}` }];
+    }
+    broker = await KafkaBroker.start();
+    address = broker.brokers;
+  }
+  try {
+    const n = opts.quick ? 20_000 : 50_000;
+    const rounds = opts.quick ? 2 : 6;
+    const items = makeItems(n);
+    const warm = items.slice(0, Math.min(5000, n / 4));
+    const admin = new Kafka({ brokers: [address], logLevel: 0 }).admin();
+    await admin.connect();
+    const results: BenchResult[] = [];
+    try {
+      for (const setting of SETTINGS) {
+        const topic = `bench-${randomUUID().slice(0, 8)}`;
+        await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
+        const config = configFor(address, topic, setting.over, 8192);
+        results.push(await measure(setting, config, items, warm, rounds));
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    return results;
+  } finally {
+    await broker?.destroy();
+  }
+}
+
+async function measure(
+  setting: Setting,
+  config: KafkaOutputConfig,
+  items: Item[],
+  warm: Item[],
+  rounds: number,
+): Promise<BenchResult> {
+  const logger = silentLogger;
+  const client = new Kafka(
+    kafkaClientConfig(config, { logCreator: kafkaLogCreator(logger, []), logLevel: kafkaLogLevel(logger) }),
+  );
+  const producer = client.producer(producerConfig(config));
+  await producer.connect();
+  const metrics = new Metrics('bench', { defaultMetrics: false });
+  const output = new KafkaOutput(config, { metrics, logger, version: 'bench' });
+  output.start();
+  try {
+    while (!output.isUp()) await new Promise((r) => setTimeout(r, 10));
+    // Warm both (JIT, connections, metadata). Then pairs of adjacent runs, the order flipped
+    // every round, each giving a ratio: load from other processes on a shared machine drifts
+    // slowly, so adjacent runs see nearly the same machine and the median ratio is stable.
+    await runBare(producer, config, warm);
+    await runOutput(output, config, warm);
+    const bareRates: number[] = [];
+    const outputRates: number[] = [];
+    const ratios: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      let bareRate: number;
+      let ourRate: number;
+      if (r % 2 === 0) {
+        bareRate = await runBare(producer, config, items);
+        ourRate = await runOutput(output, config, items);
+      } else {
+        ourRate = await runOutput(output, config, items);
+        bareRate = await runBare(producer, config, items);
+      }
+      bareRates.push(bareRate);
+      outputRates.push(ourRate);
+      ratios.push(ourRate / bareRate);
+    }
+    const bare = median(bareRates);
+    const ours = median(outputRates);
+    const ratio = median(ratios);
+    const dropped = await metrics.registry
+      .getSingleMetric('coroot_event_recorder_output_events_total')
+      ?.get()
+      .then((m) => m.values.filter((v) => v.labels.result !== 'written').reduce((s, v) => s + v.value, 0));
+    return {
+      scenario: `kafka output (${setting.label})`,
+      unit: 'events/s',
+      value: Math.round(ours),
+      ceiling: Math.round(bare),
+      ratio: round(ratio, 2),
+      target: `>= ${TARGET} of a bare kafkajs producer`,
+      met: ratio >= TARGET && dropped === 0,
+      note: `${items.length} events of ~${items[0]?.line.length ?? 0} B, ${PARTITIONS} partitions, local broker, median of ${rounds} paired runs${dropped ? `; ${dropped} NOT written` : ''}`,
+    };
+  } finally {
+    await output.close(10_000);
+    await producer.disconnect();
+  }
+}
