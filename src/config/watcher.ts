@@ -38,6 +38,9 @@ export class ConfigWatcher {
     });
     this.watcher.on('all', () => this.schedule());
     this.watcher.on('error', (err: unknown) => this.logger.warn('config watcher error', { err }));
+    // Changes made before the initial scan completes can go unseen: say when watching begins.
+    const folders = [...nextFolders];
+    this.watcher.on('ready', () => this.logger.debug('watching config files', { folders }));
     if (old) void old.close();
   }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { CorootApiConfig } from '../config/coroot-api.js';
 import { canonicalJson } from '../config/equality.js';
@@ -33,6 +34,12 @@ export type ReloadTrigger = 'watch' | 'signal' | 'http';
  * start, shutdown with a drain budget, file reopen. The CLI only parses flags and
  * forwards signals here.
  */
+/**
+ * The hash load.ts gives a zero-byte file. An in-place writer truncates before it writes,
+ * and a reload in between would read a valid config with no outputs at all.
+ */
+const EMPTY_FILE_HASH = createHash('sha256').update('').digest('hex').slice(0, 16);
+
 /** What a reload compares to decide whether anything changed on disk (secrets included). */
 function loadedIdentity(config: RecorderConfig): string {
   return canonicalJson({ ...config, file: '' });
@@ -175,9 +182,18 @@ export class Daemon {
     if (this.stopping) return { ok: false, error: 'shutting down' };
     const loaded = await loadConfigFile(this.config.file);
     if (this.stopping) return { ok: false, error: 'shutting down' };
-    if (!loaded.ok) {
+    // Empty is fine at startup (every default) but, replacing a running config, it is far
+    // more likely a write caught half-way than a wish to drop every output. The writer's
+    // next change triggers another reload.
+    const errors = !loaded.ok
+      ? loaded.issues.map(String)
+      : loaded.config.hash === EMPTY_FILE_HASH
+        ? [
+            `${loaded.config.file}: the file is empty (a write in progress?); an empty config would remove every output`,
+          ]
+        : [];
+    if (!loaded.ok || errors.length > 0) {
       this.metrics.configLastReloadSuccessful.set(0);
-      const errors = loaded.issues.map(String);
       logger.error('config reload failed; keeping the running config', { trigger, errors });
       return { ok: false, error: errors.join('; ') };
     }
