@@ -88,21 +88,22 @@ async function main(): Promise<void> {
   process.on('uncaughtException', (err) => logger.error('uncaught exception', { err, stack: err.stack }));
   process.on('unhandledRejection', (reason) => logger.error('unhandled rejection', { err: reason }));
 
-  let daemon: Daemon;
-  try {
-    daemon = await Daemon.start({ config: loaded.config, logger, version: VERSION, listenOverride });
-  } catch (err) {
-    logger.error('cannot start', { err });
-    process.exitCode = 1;
-    return;
-  }
-
+  // Signals are handled from here on, before the daemon exists: a SIGHUP or SIGUSR1 that
+  // arrives while outputs start must not kill the process (their default action), and a
+  // SIGTERM during start-up stops it as soon as it is up.
+  let daemon: Daemon | null = null;
+  let reloadWhenUp = false;
+  let stopWhenUp: NodeJS.Signals | null = null;
   let signals = 0;
   const shutdown = (signal: NodeJS.Signals): void => {
     signals++;
     if (signals > 1) {
       logger.warn('second signal: exiting without waiting for the drain', { signal });
       process.exit(1);
+    }
+    if (!daemon) {
+      stopWhenUp = signal;
+      return;
     }
     daemon.stop(signal).then(
       () => process.exit(0),
@@ -116,12 +117,26 @@ async function main(): Promise<void> {
   process.on('SIGINT', shutdown);
   process.on('SIGHUP', () => {
     logger.info('SIGHUP: reloading the config');
-    void daemon.reload('signal');
+    if (daemon) void daemon.reload('signal');
+    else reloadWhenUp = true;
   });
   process.on('SIGUSR1', () => {
     logger.info('SIGUSR1: reopening files');
-    daemon.reopenFiles();
+    daemon?.reopenFiles();
   });
+
+  try {
+    daemon = await Daemon.start({ config: loaded.config, logger, version: VERSION, listenOverride });
+  } catch (err) {
+    logger.error('cannot start', { err });
+    process.exit(1);
+  }
+  if (stopWhenUp) {
+    signals = 0;
+    shutdown(stopWhenUp);
+  } else if (reloadWhenUp) {
+    void daemon.reload('signal');
+  }
 }
 
 main().catch((err: unknown) => {
