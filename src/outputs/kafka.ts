@@ -4,6 +4,7 @@ import type { RecorderEvent } from '../events/event.js';
 import { jsonOf } from '../events/serialize.js';
 import type { Logger } from '../log.js';
 import type { Metrics, OutputMeter } from '../metrics.js';
+import { RingQueue } from '../recorder/ring-queue.js';
 import type { OutputDeps } from './factory.js';
 import {
   kafkaClientConfig,
@@ -12,7 +13,6 @@ import {
   producerConfig,
 } from './kafka/client-config.js';
 import { classifyKafkaError, type KafkaFailure } from './kafka/errors.js';
-import { Fifo } from './kafka/fifo.js';
 import { kafkaLogCreator, kafkaLogLevel } from './kafka/log-bridge.js';
 import { registerSnappyCodec } from './kafka/snappy.js';
 import { SocketRegistry } from './kafka/sockets.js';
@@ -99,7 +99,7 @@ export class KafkaOutput implements Output {
   private accepting = true;
   private closing: Promise<void> | null = null;
 
-  private readonly buffer: Fifo<Entry>;
+  private readonly buffer: RingQueue<Entry>;
   private bufferedSize = 0;
   /** Batches taken back after a transient failure, ordered by seq; sent before the buffer. */
   private retryQueue: Batch[] = [];
@@ -129,7 +129,7 @@ export class KafkaOutput implements Output {
     this.metrics = deps.metrics;
     this.meter = deps.metrics.forOutput(config.name);
     this.log = deps.logger.child({ output: config.name });
-    this.buffer = new Fifo(config.bufferSize);
+    this.buffer = new RingQueue(config.bufferSize);
     this.produceOpts = produceOptions(config);
     const secrets = config.sasl ? [config.sasl.password] : [];
     const clientConfig = kafkaClientConfig(config, {
