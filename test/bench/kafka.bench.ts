@@ -9,9 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Kafka, type Message, type Producer } from 'kafkajs';
 import { KAFKA_OUTPUT_DEFAULTS, type KafkaOutputConfig } from '../../src/config/kafka-output.js';
-import type { RecorderEvent } from '../../src/events/event.js';
-import { EventFactory } from '../../src/events/factory.js';
-import { jsonOf, serializeEvent } from '../../src/events/serialize.js';
+import { jsonOf } from '../../src/events/serialize.js';
 import { silentLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import { kafkaClientConfig, produceOptions, producerConfig } from '../../src/outputs/kafka/client-config.js';
@@ -19,60 +17,29 @@ import { kafkaLogCreator, kafkaLogLevel } from '../../src/outputs/kafka/log-brid
 import { registerSnappyCodec } from '../../src/outputs/kafka/snappy.js';
 import { KafkaOutput } from '../../src/outputs/kafka.js';
 import { KafkaBroker, missingPrerequisites } from '../kafka/broker.js';
-import { round } from './record.bench.js';
+import { alertItems, type BenchItem } from './events.js';
+import { median, round } from './stats.js';
 import type { BenchOptions, BenchResult } from './types.js';
 
 const PARTITIONS = 3;
 const TARGET = 0.8;
 
-interface Item {
-  event: RecorderEvent;
-  line: Buffer;
+interface Item extends BenchItem {
   /** The message the output builds from `line`, prebuilt for the bare producer. */
   message: Message;
 }
 
-/** Realistic Coroot alert events (about 550 bytes of JSON each), 64 distinct alerts. */
+/** Realistic Coroot alert events (about 720 bytes of JSON each), 64 distinct alerts. */
 function makeItems(n: number): Item[] {
-  const factory = new EventFactory('bench');
-  return Array.from({ length: n }, (_, i) => {
-    const event = factory.stamp({
-      source: 'coroot',
-      type: 'alert_firing',
-      fingerprint: (i % 64).toString(16).padStart(16, '0'),
-      severity: 'warning',
-      data: {
-        alert: {
-          id: `a${i}`,
-          project: { id: 'x0xwl4jz', name: 'production' },
-          application: {
-            id: 'prod:default:Deployment:checkout',
-            cluster: 'prod',
-            namespace: 'default',
-            kind: 'Deployment',
-            name: 'checkout',
-          },
-          rule: 'High CPU usage',
-          severity: 'warning',
-          status: 'firing',
-          summary: 'CPU usage of checkout is above 80% for 5 minutes',
-          details: [{ name: 'cpu', value: '87%', code: false }],
-          duration_seconds: null,
-          resolution: null,
-          resolved_by: null,
-          url: 'https://coroot.example.com/p/x0xwl4jz/app/prod:default:Deployment:checkout',
-          extra: {},
-        },
-      },
-    });
-    const line = serializeEvent(event);
-    const message: Message = {
+  return alertItems(n, (i) => (i % 64).toString(16).padStart(16, '0')).map(({ event, line }) => ({
+    event,
+    line,
+    message: {
       key: event.fingerprint,
       value: jsonOf(line),
       headers: { event_type: event.type, event_source: event.source, event_id: event.id },
-    };
-    return { event, line, message };
-  });
+    },
+  }));
 }
 
 interface Setting {
@@ -143,14 +110,6 @@ async function runOutput(output: KafkaOutput, config: KafkaOutputConfig, items: 
   }
   while (output.pending() > 0) await new Promise((r) => setTimeout(r, 1));
   return items.length / ((performance.now() - t0) / 1000);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 export async function benchKafka(opts: BenchOptions): Promise<BenchResult[]> {

@@ -4,60 +4,22 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { parseConfigText } from '../../src/config/load.js';
 import type { WebhookOutputConfig } from '../../src/config/webhook-output.js';
-import type { RecorderEvent } from '../../src/events/event.js';
-import { EventFactory } from '../../src/events/factory.js';
-import { jsonOf, serializeEvent } from '../../src/events/serialize.js';
+import { jsonOf } from '../../src/events/serialize.js';
 import { silentLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import { WebhookOutput } from '../../src/outputs/webhook.js';
 import { registrySum } from '../helpers/metrics.js';
+import { alertItems, type BenchItem } from './events.js';
 import { startBareServer } from './processes.js';
-import { round } from './record.bench.js';
+import { median, round } from './stats.js';
 import type { BenchOptions, BenchResult } from './types.js';
 
 const WORKERS = 4;
 const QUEUE_SIZE = 8192;
 
-interface Item {
-  event: RecorderEvent;
-  line: Buffer;
-}
-
-/** Realistic Coroot alert events (about 500 bytes of JSON each). */
-function makeItems(n: number): Item[] {
-  const factory = new EventFactory('bench');
-  return Array.from({ length: n }, (_, i) => {
-    const event = factory.stamp({
-      source: 'coroot',
-      type: 'alert_firing',
-      fingerprint: i.toString(16).padStart(16, '0'),
-      severity: 'warning',
-      data: {
-        alert: {
-          id: `a${i}`,
-          project: { id: 'x0xwl4jz', name: 'production' },
-          application: {
-            id: 'prod:default:Deployment:checkout',
-            cluster: 'prod',
-            namespace: 'default',
-            kind: 'Deployment',
-            name: 'checkout',
-          },
-          rule: 'High CPU usage',
-          severity: 'warning',
-          status: 'firing',
-          summary: 'CPU usage of checkout is above 80% for 5 minutes',
-          details: [{ name: 'cpu', value: '87%', code: false }],
-          duration_seconds: null,
-          resolution: null,
-          resolved_by: null,
-          url: 'https://coroot.example.com/p/x0xwl4jz/app/prod:default:Deployment:checkout',
-          extra: {},
-        },
-      },
-    });
-    return { event, line: serializeEvent(event) };
-  });
+/** Realistic Coroot alert events (about 720 bytes of JSON each), all distinct. */
+function makeItems(n: number): BenchItem[] {
+  return alertItems(n, (i) => i.toString(16).padStart(16, '0'));
 }
 
 function webhookConfig(url: string, batch: boolean): WebhookOutputConfig {
@@ -73,7 +35,7 @@ function webhookConfig(url: string, batch: boolean): WebhookOutputConfig {
  */
 async function driveOutput(
   url: string,
-  items: Item[],
+  items: BenchItem[],
   batch: boolean,
   warmupSec: number,
   durationSec: number,
@@ -90,7 +52,7 @@ async function driveOutput(
   const feed = (): void => {
     if (!feeding) return;
     while (out.pending() < QUEUE_SIZE) {
-      const item = items[i++ % items.length] as Item;
+      const item = items[i++ % items.length] as BenchItem;
       out.send(item.line, item.event);
     }
     // A timer, not setImmediate: a spinning feeder would steal the CPU the receiver and the output need.
@@ -146,11 +108,6 @@ async function bareUndici(
   return done / seconds;
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
-
 /**
  * Events/s delivered by one webhook output (default workers, keep-alive) to a bare
  * node:http receiver in its own process: one event per request, then with `batch: {}`
@@ -164,7 +121,7 @@ export async function benchWebhook(opts: BenchOptions): Promise<BenchResult[]> {
   const receiver = await startBareServer();
   const url = `http://127.0.0.1:${receiver.port}/hook`;
   const items = makeItems(1000);
-  const body = jsonOf((items[0] as Item).line);
+  const body = jsonOf((items[0] as BenchItem).line);
   const bare: number[] = [];
   const single: number[] = [];
   const batched: Array<{ eventsPerSec: number; requestsPerSec: number }> = [];

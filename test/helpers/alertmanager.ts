@@ -5,9 +5,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { tempDir } from './daemon.js';
+import { freePort } from './net.js';
 import { waitFor } from './wait.js';
 
 const BINARY = 'prometheus-alertmanager';
@@ -33,18 +33,6 @@ export function alertmanagerAvailable(): boolean {
   if (process.env.REQUIRE_ALERTMANAGER === '1') throw new Error(`${line} (REQUIRE_ALERTMANAGER=1)`);
   console.warn(`skipping the Alertmanager suite: ${line}`);
   return false;
-}
-
-/** A free loopback port: bind port 0, read it back, close. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export interface AlertmanagerOptions {

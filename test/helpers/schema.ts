@@ -2,7 +2,7 @@
  * The event contract as tests see it: every test that reads output validates it
  * against src/events/event.schema.json through here.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
@@ -56,4 +56,33 @@ export async function readJsonl(path: string): Promise<unknown[]> {
       throw new Error(`${path}:${index + 1}: not a JSON line (${reason}): ${line.slice(0, 200)}`);
     }
   });
+}
+
+/** An event as tests read it back: the fields the schema requires of every event. */
+export interface EventLine {
+  '@timestamp': string;
+  id: string;
+  instance: string;
+  source: string;
+  type: string;
+  fingerprint: string;
+  data: Record<string, Record<string, unknown>>;
+}
+
+/**
+ * Every line of a JSONL output, each checked against the event schema; none while the file
+ * does not exist yet. `T` is the shape the caller reads of an event.
+ */
+export async function readEvents<T = EventLine>(path: string): Promise<T[]> {
+  if (!existsSync(path)) return [];
+  const lines = (await readJsonl(path)) as T[];
+  for (const line of lines) expectValidEvent(line);
+  return lines;
+}
+
+/** The ids of the lines of a JSONL file, in order, each line checked against the event schema. */
+export async function idsIn(path: string): Promise<string[]> {
+  const values = await readJsonl(path);
+  for (const value of values) expectValidEvent(value);
+  return values.map((v) => (v as { id: string }).id);
 }

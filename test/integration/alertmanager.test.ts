@@ -3,7 +3,6 @@
  * its API fire and resolve into the recorder with Alertmanager's own fingerprints, and
  * with a tiny queue its notifications get 503s, are retried, and all arrive in the end.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -14,7 +13,7 @@ import {
 } from '../helpers/alertmanager.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon.js';
 import { sampleSum, scrape } from '../helpers/metrics.js';
-import { expectValidEvent, readJsonl } from '../helpers/schema.js';
+import { readEvents } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
 
 const M = 'coroot_event_recorder_';
@@ -28,10 +27,7 @@ type Ev = {
 };
 
 async function events(path: string): Promise<Ev[]> {
-  if (!existsSync(path)) return [];
-  const lines = (await readJsonl(path)) as Ev[];
-  for (const line of lines) expectValidEvent(line);
-  return lines.filter((e) => e.source === 'alertmanager');
+  return (await readEvents<Ev>(path)).filter((e) => e.source === 'alertmanager');
 }
 
 /** Alertmanager's fingerprint of each alert, by alertname, once it lists them all. */

@@ -3,16 +3,15 @@
  * COROOT.md's shapes, through open → suppressed → reopened (while the recorder was down)
  * → manually resolved, with a restart in the middle, a config reload and every failure kind.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { post, type RunningDaemon, startDaemon, tempDir } from '../helpers/daemon.js';
 import { FakeCoroot } from '../helpers/fake-coroot.js';
 import { loadFixture } from '../helpers/fixtures.js';
 import { sampleSum, scrape } from '../helpers/metrics.js';
-import { expectValidEvent, readJsonl } from '../helpers/schema.js';
+import { freePort } from '../helpers/net.js';
+import { readEvents } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
 
 const M = 'coroot_event_recorder_';
@@ -28,14 +27,6 @@ type Ev = {
   data: { alert?: Record<string, unknown> };
 };
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 describe('Coroot API pull mode', () => {
   let fake: FakeCoroot;
   let d: RunningDaemon;
@@ -43,12 +34,7 @@ describe('Coroot API pull mode', () => {
   let yaml: (notFoundInterval: string) => string;
   let file: string;
 
-  async function events(): Promise<Ev[]> {
-    if (!existsSync(file)) return [];
-    const lines = (await readJsonl(file)) as Ev[];
-    for (const line of lines) expectValidEvent(line);
-    return lines;
-  }
+  const events = (): Promise<Ev[]> => readEvents<Ev>(file);
   const about = async (id: string): Promise<Ev[]> =>
     (await events()).filter((e) => e.source === 'coroot_api' && e.data.alert?.id === id);
   const polls = async (result: string, project = PROJECT): Promise<number> =>

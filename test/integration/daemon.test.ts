@@ -7,27 +7,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, post, ROOT, type RunningDaemon, startDaemon, tempDir } from '../helpers/daemon.js';
 import { sampleSum, scrape } from '../helpers/metrics.js';
-import { expectValidEvent, readJsonl } from '../helpers/schema.js';
+import { readEvents } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const FIXTURES = join(ROOT, 'test/fixtures/coroot');
 const M = 'coroot_event_recorder_';
-
-type Ev = {
-  id: string;
-  type: string;
-  source: string;
-  fingerprint: string;
-  data: Record<string, Record<string, unknown>>;
-};
-
-async function events(path: string): Promise<Ev[]> {
-  if (!existsSync(path)) return [];
-  const lines = (await readJsonl(path)) as Ev[];
-  for (const line of lines) expectValidEvent(line);
-  return lines;
-}
 
 const alert = (n: number, extra: Record<string, unknown> = {}) => ({
   status: 'WARNING',
@@ -65,7 +50,7 @@ file_outputs:
     const names = (await readdir(FIXTURES)).filter((n) => n.endsWith('.json')).sort();
     expect(names.length).toBeGreaterThan(10);
     let expected = 0;
-    const before = (await events(file)).length;
+    const before = (await readEvents(file)).length;
     for (const name of names) {
       const body = await readFile(join(FIXTURES, name), 'utf8');
       const parsed = JSON.parse(body) as unknown;
@@ -76,7 +61,7 @@ file_outputs:
       expected += n;
     }
     const written = await waitFor(async () => {
-      const all = await events(file);
+      const all = await readEvents(file);
       return all.length - before >= expected ? all : null;
     });
     const recorded = written.slice(before).filter((e) => e.source === 'coroot');
@@ -94,7 +79,7 @@ file_outputs:
     expect(ok.json).toEqual({ accepted: 2 });
     const before = (
       await waitFor(async () => {
-        const all = await events(file);
+        const all = await readEvents(file);
         return all.some((e) => e.data.alert?.summary === 'alert 2') ? all : null;
       })
     ).length;
@@ -104,7 +89,7 @@ file_outputs:
     // Prove nothing of the bad request arrived: a marker sent after it is the next line.
     await post(`${d.baseUrl}/api/v1/coroot`, alert(4, { summary: 'marker-after-bad' }));
     const after = await waitFor(async () => {
-      const all = await events(file);
+      const all = await readEvents(file);
       return all.some((e) => e.data.alert?.summary === 'marker-after-bad') ? all : null;
     });
     expect(after.slice(before).map((e) => e.data.alert?.summary)).toEqual(['marker-after-bad']);
@@ -220,7 +205,7 @@ file_outputs:
     const res = await post(`${d.baseUrl}/api/v1/coroot`, body);
     expect(res.status).toBe(202);
     const all = await waitFor(async () => {
-      const e = await events(file);
+      const e = await readEvents(file);
       return e.find((x) => x.data.alert?.summary === 'proto');
     });
     const extra = all.data.alert?.extra as Record<string, unknown>;
@@ -267,7 +252,7 @@ file_outputs:
     expect(received).toBeGreaterThan(0);
     expect(outcome).toBe(received);
     expect(sampleSum(text, `${M}output_events_total`, { output: out, result: 'written' })).toBe(
-      (await events(file)).length,
+      (await readEvents(file)).length,
     );
   });
 });
@@ -309,7 +294,7 @@ describe('queue full', () => {
         rejected.length,
       );
       const coroot = await waitFor(async () => {
-        const e = (await events(join(d.dir, 'events.jsonl'))).filter((x) => x.source === 'coroot');
+        const e = (await readEvents(join(d.dir, 'events.jsonl'))).filter((x) => x.source === 'coroot');
         return e.length >=
           sampleSum(await scrape(d.baseUrl), `${M}events_received_total`, { source: 'coroot' })
           ? e
@@ -362,7 +347,7 @@ describe('shutdown', () => {
     // Signal at once, without waiting for the write loop: the drain is what is under test.
     const code = await d.stop('SIGTERM');
     expect(code).toBe(0);
-    const lines = await events(join(d.dir, 'events.jsonl'));
+    const lines = await readEvents(join(d.dir, 'events.jsonl'));
     const summaries = new Set(lines.map((e) => e.data.alert?.summary));
     for (let i = 0; i < 300; i++) expect(summaries.has(`drain-${i}`)).toBe(true);
     ids.push(...lines.map((e) => e.id));
@@ -401,9 +386,12 @@ describe('file output under the daemon', () => {
       );
       await rm(join(dir, 'blocked'));
       const path = join(dir, 'blocked/events.jsonl');
-      await waitFor(async () => (await events(path)).some((e) => e.data.alert?.summary === 'while-down'), {
-        what: 'the buffered event after recovery',
-      });
+      await waitFor(
+        async () => (await readEvents(path)).some((e) => e.data.alert?.summary === 'while-down'),
+        {
+          what: 'the buffered event after recovery',
+        },
+      );
       expect((await fetch(`${d.baseUrl}/-/ready`)).status).toBe(200);
 
       await rm(path);
@@ -413,9 +401,12 @@ describe('file output under the daemon', () => {
       expect((await post(`${d.baseUrl}/api/v1/coroot`, alert(2, { summary: 'after-delete' }))).status).toBe(
         202,
       );
-      await waitFor(async () => (await events(path)).some((e) => e.data.alert?.summary === 'after-delete'), {
-        what: 'the file to be recreated',
-      });
+      await waitFor(
+        async () => (await readEvents(path)).some((e) => e.data.alert?.summary === 'after-delete'),
+        {
+          what: 'the file to be recreated',
+        },
+      );
       expect(sampleSum(await scrape(d.baseUrl), `${M}file_reopens_total`)).toBeGreaterThanOrEqual(1);
     } finally {
       await d.stop();

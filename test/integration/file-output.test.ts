@@ -23,50 +23,22 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FileOutputConfig } from '../../src/config/file-output.js';
-import type { CorootAlert, RecorderEvent } from '../../src/events/event.js';
-import { EventFactory } from '../../src/events/factory.js';
+import type { RecorderEvent } from '../../src/events/event.js';
 import { serializeEvent } from '../../src/events/serialize.js';
 import { Logger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import { FileOutput, type FileOutputOptions } from '../../src/outputs/file.js';
+import type { LogLine } from '../helpers/daemon.js';
+import { testAlertEvent } from '../helpers/events.js';
 import { registrySum } from '../helpers/metrics.js';
-import { expectValidEvent, readJsonl } from '../helpers/schema.js';
+import { idsIn } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
 
 const OUTPUT = 'file-test';
 const ROOT = resolve(import.meta.dirname, '../..');
 
-interface LogLine {
-  level: string;
-  msg: string;
-  [key: string]: unknown;
-}
-
-const factory = new EventFactory('test');
-
 function alertEvent(seq: number): RecorderEvent {
-  const alert: CorootAlert = {
-    id: null,
-    project: { id: 'p1', name: 'test' },
-    application: null,
-    rule: 'file-output-test',
-    severity: 'warning',
-    status: 'firing',
-    summary: `event ${seq}`,
-    details: [],
-    duration_seconds: null,
-    resolution: null,
-    resolved_by: null,
-    url: null,
-    extra: { seq },
-  };
-  return factory.stamp({
-    source: 'coroot',
-    type: 'alert_firing',
-    fingerprint: '0123456789abcdef',
-    severity: 'warning',
-    data: { alert },
-  });
+  return testAlertEvent(seq, { alert: { rule: 'file-output-test' } });
 }
 
 function fileConfig(path: string, over: Partial<FileOutputConfig> = {}): FileOutputConfig {
@@ -169,13 +141,6 @@ class Harness {
 
 async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'cer-file-'));
-}
-
-/** Reads a JSONL file, validates every line against the event schema and returns the ids. */
-async function idsIn(path: string): Promise<string[]> {
-  const values = await readJsonl(path);
-  for (const value of values) expectValidEvent(value);
-  return values.map((v) => (v as RecorderEvent).id);
 }
 
 const cleanups: Array<() => Promise<void>> = [];

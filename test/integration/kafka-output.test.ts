@@ -8,14 +8,15 @@ import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KAFKA_OUTPUT_DEFAULTS, type KafkaOutputConfig } from '../../src/config/kafka-output.js';
 import type { CorootAlert, RecorderEvent } from '../../src/events/event.js';
-import { EventFactory } from '../../src/events/factory.js';
 import { serializeEvent } from '../../src/events/serialize.js';
 import { Logger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import { registerSnappyCodec } from '../../src/outputs/kafka/snappy.js';
 import { KafkaOutput } from '../../src/outputs/kafka.js';
-import type { Output } from '../../src/outputs/output.js';
 import { Recorder } from '../../src/recorder/recorder.js';
+import { CollectingOutput } from '../helpers/collecting-output.js';
+import type { LogLine } from '../helpers/daemon.js';
+import { testAlertEvent } from '../helpers/events.js';
 import { registrySum } from '../helpers/metrics.js';
 import { expectValidEvent } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
@@ -29,43 +30,19 @@ const brokers = kafka.brokers;
 // this makes the test independent of construction order.
 registerSnappyCodec();
 
-const factory = new EventFactory('kafka-test');
 const FINGERPRINTS = Array.from({ length: 7 }, (_, i) => `${i}`.repeat(16).slice(0, 16).replace(/./, 'a'));
 
 function alertEvent(seq: number): RecorderEvent {
-  const alert: CorootAlert = {
-    id: null,
-    project: { id: 'p1', name: 'test' },
-    application: null,
-    rule: 'kafka-output-test',
-    severity: 'warning',
-    status: 'firing',
-    summary: `event ${seq}`,
-    details: [],
-    duration_seconds: null,
-    resolution: null,
-    resolved_by: null,
-    url: null,
-    extra: { seq },
-  };
-  return factory.stamp({
-    source: 'coroot',
-    type: 'alert_firing',
+  return testAlertEvent(seq, {
+    instance: 'kafka-test',
     fingerprint: FINGERPRINTS[seq % FINGERPRINTS.length] as string,
-    severity: 'warning',
-    data: { alert },
+    alert: { rule: 'kafka-output-test' },
   });
 }
 
 function seqOf(value: unknown): number {
   const data = (value as { data: { alert: { extra: { seq: number } } } }).data;
   return data.alert.extra.seq;
-}
-
-interface LogLine {
-  level: string;
-  msg: string;
-  [key: string]: unknown;
 }
 
 /** One KafkaOutput with its own registry and log capture, and a record of what it accepted. */
@@ -412,7 +389,8 @@ describe.skipIf(brokers === null)('KafkaOutput against a real broker', () => {
     const [deadPort] = await freePorts(1);
     const h = new Harness({ brokers: [`127.0.0.1:${deadPort}`], topic: 'nowhere', bufferSize: 50 });
     harnesses.push(h);
-    const other = new CaptureOutput();
+    // Stands for every other output.
+    const other = new CollectingOutput('capture');
     const recorder = new Recorder(1000, h.metrics, h.logger);
     recorder.swapOutputs([
       { output: h.output, filter: { eventTypes: null, sources: null, minSeverity: null } },
@@ -422,7 +400,7 @@ describe.skipIf(brokers === null)('KafkaOutput against a real broker', () => {
     const N = 200;
     for (let i = 0; i < N; i++) expect(recorder.record(alertEvent(i))).toBe(true);
     h.sent = N;
-    await waitFor(() => other.received === N, { what: 'the other output got every event' });
+    await waitFor(() => other.events.length === N, { what: 'the other output got every event' });
     expect(recorder.length).toBe(0);
     expect(h.output.pending()).toBe(50);
     expect(await h.drops('buffer_full')).toBe(N - 50);
@@ -436,25 +414,6 @@ describe.skipIf(brokers === null)('KafkaOutput against a real broker', () => {
     expect(await h.drops('shutdown')).toBe(50);
   });
 });
-
-/** Counts what it is sent; stands for "every other output". */
-class CaptureOutput implements Output {
-  readonly name = 'capture';
-  readonly kind = 'capture';
-  received = 0;
-  start(): void {}
-  send(): boolean {
-    this.received++;
-    return true;
-  }
-  isUp(): boolean {
-    return true;
-  }
-  pending(): number {
-    return 0;
-  }
-  async close(): Promise<void> {}
-}
 
 /*
  * Stopping and starting a broker would disturb every other test using the suite broker,

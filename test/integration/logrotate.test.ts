@@ -10,14 +10,15 @@ import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FileOutputConfig } from '../../src/config/file-output.js';
-import type { CorootAlert, RecorderEvent } from '../../src/events/event.js';
-import { EventFactory } from '../../src/events/factory.js';
+import type { RecorderEvent } from '../../src/events/event.js';
 import { serializeEvent } from '../../src/events/serialize.js';
 import { Logger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import { FileOutput, type FileOutputOptions } from '../../src/outputs/file.js';
+import type { LogLine } from '../helpers/daemon.js';
+import { testAlertEvent } from '../helpers/events.js';
 import { registrySum } from '../helpers/metrics.js';
-import { expectValidEvent, readJsonl } from '../helpers/schema.js';
+import { idsIn, readJsonl } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
 
 const LOGROTATE = '/usr/sbin/logrotate';
@@ -29,37 +30,9 @@ if (!HAVE_LOGROTATE && !REQUIRED) {
 
 const OUTPUT = 'file-logrotate';
 const ROTATIONS = 4;
-const factory = new EventFactory('test');
-
-interface LogLine {
-  level: string;
-  msg: string;
-  [key: string]: unknown;
-}
 
 function alertEvent(seq: number, phase: string): RecorderEvent {
-  const alert: CorootAlert = {
-    id: null,
-    project: { id: 'p1', name: 'test' },
-    application: null,
-    rule: 'logrotate-test',
-    severity: 'warning',
-    status: 'firing',
-    summary: `event ${seq}`,
-    details: [],
-    duration_seconds: null,
-    resolution: null,
-    resolved_by: null,
-    url: null,
-    extra: { seq, phase },
-  };
-  return factory.stamp({
-    source: 'coroot',
-    type: 'alert_firing',
-    fingerprint: '0123456789abcdef',
-    severity: 'warning',
-    data: { alert },
-  });
+  return testAlertEvent(seq, { alert: { rule: 'logrotate-test', extra: { seq, phase } } });
 }
 
 class Harness {
@@ -158,12 +131,7 @@ class Harness {
   /** Ids of every line of every file in that order; each line validated against the schema. */
   async idsOnDisk(): Promise<string[]> {
     const ids: string[] = [];
-    for (const file of this.files()) {
-      for (const value of await readJsonl(file)) {
-        expectValidEvent(value);
-        ids.push((value as RecorderEvent).id);
-      }
-    }
+    for (const file of this.files()) ids.push(...(await idsIn(file)));
     return ids;
   }
 }
@@ -186,6 +154,33 @@ function logrotate(conf: string, state: string): Promise<RunResult> {
 function expectClean(run: RunResult): void {
   expect(run.stderr).not.toMatch(/File exists/);
   expect(run).toMatchObject({ code: 0, stderr: '' });
+}
+
+/** Once 50 more events streamed in since the last rotation, rotates; logrotate must succeed cleanly. */
+async function rotateAfterMoreEvents(h: Harness, conf: string, state: string): Promise<void> {
+  const before = h.accepted.length;
+  await waitFor(() => h.accepted.length >= before + 50, {
+    what: 'events streamed since the last rotation',
+  });
+  expectClean(await logrotate(conf, state));
+}
+
+/**
+ * The verdict of a create-mode run once streaming stopped: every accepted event on disk
+ * exactly once, in send order, across one file per rotation plus the live one, which
+ * logrotate created; no error logged; the accounting invariant holds.
+ */
+async function expectCreateModeRun(h: Harness): Promise<void> {
+  await h.waitAllWritten();
+  await h.output.close(5000);
+
+  // Lines follow the descriptor, so oldest rotated file → live file is exactly the send order.
+  expect(await h.idsOnDisk()).toEqual(h.accepted.map((e) => e.id));
+  expect(h.files()).toHaveLength(ROTATIONS + 1);
+  // logrotate created the live file (its mode, not ours): we never created it first.
+  expect((await stat(h.path)).mode & 0o777).toBe(0o640);
+  expect(h.logs.filter((l) => l.level === 'error')).toEqual([]);
+  await h.expectInvariant();
 }
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -222,11 +217,7 @@ describe.runIf(HAVE_LOGROTATE)('FileOutput under logrotate', () => {
     const stop = h.stream('stream');
     try {
       for (let i = 1; i <= ROTATIONS; i++) {
-        const before = h.accepted.length;
-        await waitFor(() => h.accepted.length >= before + 50, {
-          what: 'events streamed since the last rotation',
-        });
-        expectClean(await logrotate(conf, state));
+        await rotateAfterMoreEvents(h, conf, state);
         await waitFor(async () => (await h.metric('file_reopens_total')) === i, {
           what: `reopen after rotation ${i}`,
         });
@@ -234,16 +225,7 @@ describe.runIf(HAVE_LOGROTATE)('FileOutput under logrotate', () => {
     } finally {
       await stop();
     }
-    await h.waitAllWritten();
-    await h.output.close(5000);
-
-    // Lines follow the descriptor, so oldest rotated file → live file is exactly the send order.
-    expect(await h.idsOnDisk()).toEqual(h.accepted.map((e) => e.id));
-    expect(h.files()).toHaveLength(ROTATIONS + 1);
-    // logrotate created the live file (its mode, not ours): we never created it first.
-    expect((await stat(h.path)).mode & 0o777).toBe(0o640);
-    expect(h.logs.filter((l) => l.level === 'error')).toEqual([]);
-    await h.expectInvariant();
+    await expectCreateModeRun(h);
   });
 
   it('create mode with a postrotate reopen (SIGUSR1): every event lands exactly once', async () => {
@@ -268,11 +250,7 @@ describe.runIf(HAVE_LOGROTATE)('FileOutput under logrotate', () => {
     const stop = h.stream('stream');
     try {
       for (let i = 1; i <= ROTATIONS; i++) {
-        const before = h.accepted.length;
-        await waitFor(() => h.accepted.length >= before + 50, {
-          what: 'events streamed since the last rotation',
-        });
-        expectClean(await logrotate(conf, state));
+        await rotateAfterMoreEvents(h, conf, state);
         if (viaSignal) await waitFor(() => signals === i, { what: `SIGUSR1 ${i} from postrotate` });
         else h.output.reopen();
         await waitFor(async () => (await h.metric('file_reopens_total')) >= i, {
@@ -283,14 +261,7 @@ describe.runIf(HAVE_LOGROTATE)('FileOutput under logrotate', () => {
       await stop();
       if (viaSignal) process.off('SIGUSR1', onSignal);
     }
-    await h.waitAllWritten();
-    await h.output.close(5000);
-
-    expect(await h.idsOnDisk()).toEqual(h.accepted.map((e) => e.id));
-    expect(h.files()).toHaveLength(ROTATIONS + 1);
-    expect((await stat(h.path)).mode & 0o777).toBe(0o640);
-    expect(h.logs.filter((l) => l.level === 'error')).toEqual([]);
-    await h.expectInvariant();
+    await expectCreateModeRun(h);
   });
 
   it('copytruncate: keeps writing, leaves no NUL hole, loses nothing outside the copy-to-truncate window', async () => {

@@ -25,7 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, type LogLine, post, type RunningDaemon, startDaemon, tempDir } from '../helpers/daemon.js';
 import { type Labels, parsePromText, sampleSum, scrape } from '../helpers/metrics.js';
-import { expectValidEvent, readJsonl } from '../helpers/schema.js';
+import { type EventLine, readEvents } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
 
 const M = 'coroot_event_recorder_';
@@ -38,23 +38,7 @@ const RELOAD_FAILED = 'config reload failed; keeping the running config';
 const running: RunningDaemon[] = [];
 const cleanups: Array<() => Promise<void> | void> = [];
 
-type Ev = {
-  id: string;
-  type: string;
-  source: string;
-  instance: string;
-  data: Record<string, Record<string, unknown>>;
-};
-
-/** Every line of a JSONL output, each checked against the event schema. */
-async function events(path: string): Promise<Ev[]> {
-  if (!existsSync(path)) return [];
-  const lines = (await readJsonl(path)) as Ev[];
-  for (const line of lines) expectValidEvent(line);
-  return lines;
-}
-
-const summaryOf = (e: Ev): unknown => e.data.alert?.summary;
+const summaryOf = (e: EventLine): unknown => e.data.alert?.summary;
 
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -114,10 +98,10 @@ async function postAlert(d: RunningDaemon, summary: string, headers: Record<stri
 }
 
 /** Posts one alert and waits for it in `file`. */
-async function recordOne(d: RunningDaemon, file: string, summary: string): Promise<Ev> {
+async function recordOne(d: RunningDaemon, file: string, summary: string): Promise<EventLine> {
   const res = await postAlert(d, summary);
   expect(res.status, res.text).toBe(202);
-  return waitFor(async () => (await events(file)).find((e) => summaryOf(e) === summary), {
+  return waitFor(async () => (await readEvents(file)).find((e) => summaryOf(e) === summary), {
     what: `"${summary}" in ${file}`,
   });
 }
@@ -182,7 +166,7 @@ function tailFile(path: string) {
             partial = lines.pop() ?? '';
             const now = Date.now();
             for (const line of lines) {
-              const s = summaryOf(JSON.parse(line) as Ev);
+              const s = summaryOf(JSON.parse(line) as EventLine);
               if (typeof s === 'string' && !arrived.has(s)) arrived.set(s, now);
             }
           }
@@ -248,7 +232,7 @@ describe('reload triggers', () => {
     expect(log.trigger).toBe('watch');
     expect((await recordOne(d, file, 'after')).instance).toBe('v2');
 
-    const audit = (await events(file)).filter((e) => e.type === 'config_reloaded');
+    const audit = (await readEvents(file)).filter((e) => e.type === 'config_reloaded');
     expect(audit).toHaveLength(1);
     expect(audit[0]?.instance).toBe('v2');
     expect(audit[0]?.data.recorder).toMatchObject({
@@ -311,7 +295,9 @@ describe('reload triggers', () => {
 
     process.kill(d.pid, 'SIGHUP');
     await reloadedWith(d, fileConfig('v1'), 'signal');
-    const audit = await waitFor(async () => (await events(file)).find((e) => e.type === 'config_reloaded'));
+    const audit = await waitFor(async () =>
+      (await readEvents(file)).find((e) => e.type === 'config_reloaded'),
+    );
     expect(audit.data.recorder).toMatchObject({ reason: 'signal', kept: [`file:${file}`], added: [] });
 
     // Signalled at once after the write: whichever of watch and signal runs first, the
@@ -364,9 +350,9 @@ describe('reload triggers', () => {
     expect(adding[0]?.added).toEqual([`file:${b}`]);
 
     for (let i = 0; i < 5; i++) await recordOne(d, b, `m-${i}`);
-    const inB = (await events(b)).filter((e) => e.source === 'coroot');
+    const inB = (await readEvents(b)).filter((e) => e.source === 'coroot');
     expect(inB.map(summaryOf)).toEqual(['m-0', 'm-1', 'm-2', 'm-3', 'm-4']);
-    expect((await events(a)).filter((e) => e.source === 'coroot')).toHaveLength(5);
+    expect((await readEvents(a)).filter((e) => e.source === 'coroot')).toHaveLength(5);
   });
 });
 
@@ -400,7 +386,9 @@ describe('a broken file', () => {
     expect((await postAlert(d, 'no-token')).status).toBe(401);
     const res2 = await postAlert(d, 'while-broken', auth);
     expect(res2.status).toBe(202);
-    const kept = await waitFor(async () => (await events(file)).find((e) => summaryOf(e) === 'while-broken'));
+    const kept = await waitFor(async () =>
+      (await readEvents(file)).find((e) => summaryOf(e) === 'while-broken'),
+    );
     expect(kept.instance).toBe('good');
 
     // A YAML syntax error: also with its line.
@@ -432,10 +420,10 @@ describe('a broken file', () => {
     expect(await metric(d, 'config_last_reload_successful')).toBe(1);
     const after = await postAlert(d, 'after-fix', auth);
     expect(after.status).toBe(202);
-    const e = await waitFor(async () => (await events(file)).find((x) => summaryOf(x) === 'after-fix'));
+    const e = await waitFor(async () => (await readEvents(file)).find((x) => summaryOf(x) === 'after-fix'));
     expect(e.instance).toBe('fixed');
     // Only the successful reload is audited.
-    expect((await events(file)).filter((x) => x.type === 'config_reloaded')).toHaveLength(1);
+    expect((await readEvents(file)).filter((x) => x.type === 'config_reloaded')).toHaveLength(1);
   });
   it('a slow in-place writer: the empty file between truncate and write never replaces the config', async () => {
     const d = await start(fileConfig('slow-1'));
@@ -497,7 +485,7 @@ describe('reconciling outputs while events stream', () => {
     const total = streamed.length + batch.length;
     const inA = await waitFor(
       async () => {
-        const all = await events(a);
+        const all = await readEvents(a);
         return all.filter((e) => e.source === 'coroot').length >= total ? all : null;
       },
       { what: 'every accepted event in a.jsonl', timeoutMs: 20_000 },
@@ -515,7 +503,7 @@ describe('reconciling outputs while events stream', () => {
     expect(swapAt).toBeLessThan(inA.length - 1);
     const afterSwap = inA.slice(swapAt).map((e) => e.id);
     const inB = await waitFor(async () => {
-      const all = await events(b);
+      const all = await readEvents(b);
       return all.length >= afterSwap.length ? all : null;
     });
     expect(inB.map((e) => e.id)).toEqual(afterSwap);
@@ -611,7 +599,7 @@ describe('reconciling outputs while events stream', () => {
       expect(duringDrain.length).toBeGreaterThan(10);
 
       // Every event the webhook output took before the swap ends counted (none delivered).
-      const inA = await events(a);
+      const inA = await readEvents(a);
       const swapAt = inA.findIndex((e) => e.type === 'config_reloaded');
       expect(inA[swapAt]?.data.recorder).toMatchObject({ removed: [w], kept: [`file:${a}`], added: [] });
       const text = await scrape(d.baseUrl);
@@ -648,7 +636,7 @@ describe('live settings', () => {
     expect((await postAlert(d, 'four', basic('pw-two-SECRET'))).status).toBe(202);
 
     const all = await waitFor(async () => {
-      const e = await events(file);
+      const e = await readEvents(file);
       return e.some((x) => summaryOf(x) === 'four') ? e : null;
     });
     expect(all.filter((e) => e.type === 'config_reloaded')).toHaveLength(1);
@@ -731,7 +719,7 @@ webhook_outputs:
     // Auth: the old token is refused from the very next request.
     expect((await postAlert(d, 'old-token', bearer(v1.token))).status).toBe(401);
     expect((await postAlert(d, 'new-token', bearer(v2.token))).status).toBe(202);
-    const e = await waitFor(async () => (await events(file)).find((x) => summaryOf(x) === 'new-token'));
+    const e = await waitFor(async () => (await readEvents(file)).find((x) => summaryOf(x) === 'new-token'));
     expect(e.instance).toBe('live-2');
 
     // on_queue_full: drop → a full queue answers 202 and counts the drop.
@@ -757,7 +745,7 @@ webhook_outputs:
     // --listen-address overrides the file now and at every reload: its change is not news.
 
     // The webhook output's headers changed: replaced under the same name, new header used.
-    const audit = (await events(file)).filter((x) => x.type === 'config_reloaded');
+    const audit = (await readEvents(file)).filter((x) => x.type === 'config_reloaded');
     expect(audit).toHaveLength(1);
     expect(audit[0]?.data.recorder).toMatchObject({
       config_hash: hashOf(config(v2)),
@@ -770,7 +758,7 @@ webhook_outputs:
     await waitFor(() => hits.includes('two'), { what: 'the replaced webhook output to deliver' });
 
     // No secret anywhere: not in the audit event, not in any event, not in the log.
-    expect(JSON.stringify(await events(file))).not.toContain('SECRET');
+    expect(JSON.stringify(await readEvents(file))).not.toContain('SECRET');
     expect(d.rawStderr()).not.toContain('SECRET');
   });
 
@@ -838,6 +826,6 @@ webhook_outputs:
     expect(n).toBeLessThanOrEqual(2);
     expect(failures(d)).toEqual([]);
     expect((await recordOne(d, file, 'after-burst')).instance).toBe('b-19');
-    expect((await events(file)).filter((e) => e.type === 'config_reloaded')).toHaveLength(n);
+    expect((await readEvents(file)).filter((e) => e.type === 'config_reloaded')).toHaveLength(n);
   });
 });

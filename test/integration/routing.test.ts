@@ -3,13 +3,12 @@
  * Alertmanager, one with a severity floor, and one that takes everything, side by side.
  * What an output filters out is neither written nor counted as a drop.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { post, type RunningDaemon, startDaemon } from '../helpers/daemon.js';
 import { loadFixture } from '../helpers/fixtures.js';
 import { parsePromText, sampleSum, scrape } from '../helpers/metrics.js';
-import { expectValidEvent, readJsonl } from '../helpers/schema.js';
+import { readEvents } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
 
 const M = 'coroot_event_recorder_';
@@ -55,12 +54,7 @@ function amBody(alerts: Array<Record<string, unknown>>): Record<string, unknown>
 describe('routing filters', () => {
   let d: RunningDaemon;
   const path = (name: string): string => join(d.dir, `out/${name}.jsonl`);
-  async function read(name: string): Promise<Ev[]> {
-    if (!existsSync(path(name))) return [];
-    const lines = (await readJsonl(path(name))) as Ev[];
-    for (const line of lines) expectValidEvent(line);
-    return lines;
-  }
+  const read = (name: string): Promise<Ev[]> => readEvents<Ev>(path(name));
 
   beforeAll(async () => {
     d = await startDaemon(`

@@ -21,14 +21,15 @@ import type { FileOutputConfig } from '../../src/config/file-output.js';
 import { parseConfigText } from '../../src/config/load.js';
 import type { WebhookOutputConfig } from '../../src/config/webhook-output.js';
 import type { RecorderEvent } from '../../src/events/event.js';
-import { EventFactory } from '../../src/events/factory.js';
 import { jsonOf, serializeEvent } from '../../src/events/serialize.js';
 import { Logger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import { FileOutput } from '../../src/outputs/file.js';
 import type { Output } from '../../src/outputs/output.js';
 import { WebhookOutput } from '../../src/outputs/webhook.js';
+import { testAlertEvent } from '../helpers/events.js';
 import { registrySum } from '../helpers/metrics.js';
+import { freePort } from '../helpers/net.js';
 import { expectValidEvent } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -38,30 +39,14 @@ const run = promisify(execFile);
 
 // ---- events ------------------------------------------------------------------------
 
-const factory = new EventFactory('test');
-
 function makeEvent(seq: number, pad = 0): RecorderEvent {
-  return factory.stamp({
-    source: 'coroot',
-    type: 'alert_firing',
-    fingerprint: '0123456789abcdef',
-    severity: 'warning',
-    data: {
-      alert: {
-        id: `alert-${seq}`,
-        project: { id: 'x0xwl4jz', name: 'prod' },
-        application: null,
-        rule: 'CPU',
-        severity: 'warning',
-        status: 'firing',
-        summary: `event ${String(seq).padStart(6, '0')}`,
-        details: [],
-        duration_seconds: null,
-        resolution: null,
-        resolved_by: null,
-        url: null,
-        extra: { pad: 'x'.repeat(pad) },
-      },
+  return testAlertEvent(seq, {
+    alert: {
+      id: `alert-${seq}`,
+      project: { id: 'x0xwl4jz', name: 'prod' },
+      rule: 'CPU',
+      summary: `event ${String(seq).padStart(6, '0')}`,
+      extra: { pad: 'x'.repeat(pad) },
     },
   });
 }
@@ -181,15 +166,6 @@ async function blackHole(): Promise<{ url: string; stop: () => Promise<void> }> 
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-/** A port nothing listens on (connection refused). */
-async function closedPort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 // ---- outputs and metrics -----------------------------------------------------------
@@ -433,7 +409,7 @@ describe('webhook output: delivery', () => {
 
   it('connection refused: every attempt fails, then retries_exhausted; output_up goes to 0 and back to 1', async () => {
     const h = harness();
-    const port = await closedPort();
+    const port = await freePort();
     const out = startWebhook(h, webhookConfig(`http://127.0.0.1:${port}/hook`, { max_attempts: 3 }));
     expect(out.isUp()).toBe(true);
     const [e] = makeEvents(1);
@@ -842,7 +818,7 @@ describe('webhook output: secrets', () => {
     );
     const refused = startWebhook(
       h,
-      webhookConfig(withSecrets(`http://127.0.0.1:${await closedPort()}/other`), {
+      webhookConfig(withSecrets(`http://127.0.0.1:${await freePort()}/other`), {
         max_attempts: 2,
         name: 'refused',
       }),

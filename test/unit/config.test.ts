@@ -1,32 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { expandEnv } from '../../src/config/env.js';
-import { parseConfigText } from '../../src/config/load.js';
-import type { RecorderConfig } from '../../src/config/schema.js';
 import { parseByteSize, parseDuration } from '../../src/config/units.js';
-
-const FILE = '/etc/cer/recorder.yaml';
-
-function errorsOf(yaml: string, env: NodeJS.ProcessEnv = {}, files: Record<string, string> = {}): string[] {
-  const r = parseConfigText(yaml, FILE, { env, readTextFile: (p) => readFake(files, p) });
-  if (r.ok) throw new Error('expected the config to be rejected');
-  return r.issues.map(String);
-}
-
-function configOf(
-  yaml: string,
-  env: NodeJS.ProcessEnv = {},
-  files: Record<string, string> = {},
-): RecorderConfig {
-  const r = parseConfigText(yaml, FILE, { env, readTextFile: (p) => readFake(files, p) });
-  if (!r.ok) throw new Error(r.issues.map(String).join('\n'));
-  return r.config;
-}
-
-function readFake(files: Record<string, string>, path: string): string {
-  const content = files[path];
-  if (content === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
-  return content;
-}
+import { configOf, errorsOf, CONFIG_FILE as FILE } from '../helpers/config.js';
 
 describe('config defaults', () => {
   it('an empty file is every default', () => {

@@ -1,26 +1,16 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: config text uses ${VAR} expansion on purpose
 import { describe, expect, it } from 'vitest';
 import type { CorootApiConfig } from '../../src/config/coroot-api.js';
-import { parseConfigText } from '../../src/config/load.js';
+import { configOf, CONFIG_FILE as FILE, errorsOf as rejected } from '../helpers/config.js';
 
-const FILE = '/etc/cer/recorder.yaml';
 const FILES: Record<string, string> = { '/run/secrets/coroot': 'file-pass\n' };
-const readTextFile = (p: string): string => {
-  const text = FILES[p];
-  if (text === undefined) throw Object.assign(new Error('nope'), { code: 'ENOENT' });
-  return text;
-};
 
 function pollers(yaml: string, env: NodeJS.ProcessEnv = {}): CorootApiConfig[] {
-  const r = parseConfigText(yaml, FILE, { env, readTextFile });
-  if (!r.ok) throw new Error(r.issues.map(String).join('\n'));
-  return r.config.ingest.corootApi;
+  return configOf(yaml, env, FILES).ingest.corootApi;
 }
 
 function errorsOf(yaml: string): string[] {
-  const r = parseConfigText(yaml, FILE, { readTextFile });
-  if (r.ok) throw new Error('expected the config to be rejected');
-  return r.issues.map(String);
+  return rejected(yaml, {}, FILES);
 }
 
 describe('ingest.coroot_api', () => {

@@ -9,39 +9,18 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { OutputFilter } from '../../src/config/common.js';
 import { COROOT_API_DEFAULTS, type CorootApiConfig } from '../../src/config/coroot-api.js';
-import type { RecorderEvent } from '../../src/events/event.js';
 import { EventFactory } from '../../src/events/factory.js';
 import { CorootApiPoller } from '../../src/ingest/coroot-api.js';
 import { Logger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
-import type { Output } from '../../src/outputs/output.js';
 import { Recorder } from '../../src/recorder/recorder.js';
+import { CollectingOutput } from '../helpers/collecting-output.js';
 import { FakeCoroot } from '../helpers/fake-coroot.js';
 import { registrySum } from '../helpers/metrics.js';
-import { expectValidEvent } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
 
 const ALL: OutputFilter = { eventTypes: null, sources: null, minSeverity: null };
 const POLLS = 'coroot_event_recorder_coroot_api_polls_total';
-
-class CollectingOutput implements Output {
-  readonly name = 'collect';
-  readonly kind = 'test';
-  events: RecorderEvent[] = [];
-  start(): void {}
-  send(line: Buffer, event: RecorderEvent): boolean {
-    expectValidEvent(JSON.parse(line.toString('utf8')));
-    this.events.push(event);
-    return true;
-  }
-  isUp(): boolean {
-    return true;
-  }
-  pending(): number {
-    return 0;
-  }
-  async close(): Promise<void> {}
-}
 
 interface Rig {
   fake: FakeCoroot;
@@ -80,7 +59,7 @@ describe('CorootApiPoller', () => {
     const logs: string[] = [];
     const logger = new Logger('debug', (l) => logs.push(l));
     const recorder = new Recorder(opts.queueSize ?? 100, metrics, logger);
-    const out = new CollectingOutput();
+    const out = new CollectingOutput('collect', { validate: true });
     recorder.swapOutputs([{ output: out, filter: ALL }]);
     const config: CorootApiConfig = {
       ...COROOT_API_DEFAULTS,

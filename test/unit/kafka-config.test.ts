@@ -1,36 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { isBrokerAddress, isLegalTopic, type KafkaOutputConfig } from '../../src/config/kafka-output.js';
-import { parseConfigText } from '../../src/config/load.js';
-
-const FILE = '/etc/cer/recorder.yaml';
-
-function load(yaml: string, env: NodeJS.ProcessEnv = {}, files: Record<string, string> = {}) {
-  return parseConfigText(yaml, FILE, {
-    env,
-    readTextFile: (p) => {
-      const content = files[p];
-      if (content === undefined) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
-      return content;
-    },
-  });
-}
+import { errorsOf, outputOf } from '../helpers/config.js';
 
 function kafkaOf(
   yaml: string,
   env: NodeJS.ProcessEnv = {},
   files: Record<string, string> = {},
 ): KafkaOutputConfig {
-  const r = load(yaml, env, files);
-  if (!r.ok) throw new Error(r.issues.map(String).join('\n'));
-  const output = r.config.outputs[0];
-  if (output?.type !== 'kafka') throw new Error('expected a kafka output');
-  return output;
-}
-
-function errorsOf(yaml: string, env: NodeJS.ProcessEnv = {}, files: Record<string, string> = {}): string[] {
-  const r = load(yaml, env, files);
-  if (r.ok) throw new Error('expected the config to be rejected');
-  return r.issues.map(String);
+  return outputOf('kafka', yaml, env, files);
 }
 
 describe('kafka_outputs config', () => {

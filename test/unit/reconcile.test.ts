@@ -1,41 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../src/config/load.js';
 import type { OutputConfig } from '../../src/config/schema.js';
-import type { RecorderEvent } from '../../src/events/event.js';
-import type { Output } from '../../src/outputs/output.js';
 import { planReconcile, type RunningOutput } from '../../src/recorder/reconcile.js';
-
-const FILE = '/etc/cer/recorder.yaml';
-
-/** Stands in for a real output: only its identity matters to the plan. */
-class FakeOutput implements Output {
-  readonly kind = 'fake';
-  constructor(readonly name: string) {}
-  start(): void {}
-  send(_line: Buffer, _event: RecorderEvent): boolean {
-    return true;
-  }
-  isUp(): boolean {
-    return true;
-  }
-  pending(): number {
-    return 0;
-  }
-  async close(): Promise<void> {}
-}
+import { CollectingOutput } from '../helpers/collecting-output.js';
+import { configOf } from '../helpers/config.js';
 
 /** Outputs of a YAML text, parsed exactly as a reload parses them (secrets from `files`). */
 function outputsOf(yaml: string, files: Record<string, string> = {}): OutputConfig[] {
-  const r = parseConfigText(yaml, FILE, {
-    env: {},
-    readTextFile: (p) => {
-      const content = files[p];
-      if (content === undefined) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
-      return content;
-    },
-  });
-  if (!r.ok) throw new Error(r.issues.map(String).join('\n'));
-  return r.config.outputs;
+  return configOf(yaml, {}, files).outputs;
 }
 
 /** Plans, counting which configs `create` was asked to build. */
@@ -43,7 +14,8 @@ function plan(running: readonly RunningOutput[], wanted: readonly OutputConfig[]
   const created: string[] = [];
   const p = planReconcile(running, wanted, (c) => {
     created.push(c.name);
-    return new FakeOutput(c.name);
+    // Stands in for a real output: only its identity matters to the plan.
+    return new CollectingOutput(c.name);
   });
   return { ...p, created };
 }

@@ -4,37 +4,12 @@ import type { EventDraft, RecorderEvent } from '../../src/events/event.js';
 import { EventFactory } from '../../src/events/factory.js';
 import { silentLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
-import type { Output } from '../../src/outputs/output.js';
 import { Recorder, wants } from '../../src/recorder/recorder.js';
+import { CollectingOutput } from '../helpers/collecting-output.js';
 import { registrySum } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/wait.js';
 
 const ALL: OutputFilter = { eventTypes: null, sources: null, minSeverity: null };
-
-/** Test double of an output: records what it is sent. */
-class CollectingOutput implements Output {
-  readonly kind = 'test';
-  lines: Buffer[] = [];
-  events: RecorderEvent[] = [];
-  constructor(
-    readonly name: string,
-    private readonly throwOnSend = false,
-  ) {}
-  start(): void {}
-  send(line: Buffer, event: RecorderEvent): boolean {
-    if (this.throwOnSend) throw new Error('broken output');
-    this.lines.push(line);
-    this.events.push(event);
-    return true;
-  }
-  isUp(): boolean {
-    return true;
-  }
-  pending(): number {
-    return 0;
-  }
-  async close(): Promise<void> {}
-}
 
 const factory = new EventFactory('unit');
 function event(i: number, over: Partial<EventDraft> = {}): RecorderEvent {
@@ -126,7 +101,7 @@ describe('Recorder', () => {
     const { recorder } = setup(10);
     const good = new CollectingOutput('good');
     recorder.swapOutputs([
-      { output: new CollectingOutput('bad', true), filter: ALL },
+      { output: new CollectingOutput('bad', { throwOnSend: true }), filter: ALL },
       { output: good, filter: ALL },
     ]);
     recorder.record(event(1));

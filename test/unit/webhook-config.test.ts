@@ -1,8 +1,8 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: config text uses ${VAR} expansion on purpose
 import { describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../src/config/load.js';
 import { WEBHOOK_OUTPUT_DEFAULTS, type WebhookOutputConfig } from '../../src/config/webhook-output.js';
 import { Redactor, requestHeaders } from '../../src/outputs/webhook/request.js';
+import { outputOf, errorsOf as rejected } from '../helpers/config.js';
 
 const FILE = '/etc/recorder/config.yaml';
 const FILES: Record<string, string> = {
@@ -10,21 +10,13 @@ const FILES: Record<string, string> = {
   '/run/secrets/pw': 'file-password\n',
   '/etc/recorder/ca.pem': '-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n',
 };
-const readTextFile = (p: string): string => {
-  const text = FILES[p];
-  if (text === undefined) throw Object.assign(new Error('nope'), { code: 'ENOENT' });
-  return text;
-};
 
 function webhook(yaml: string, env: NodeJS.ProcessEnv = {}): WebhookOutputConfig {
-  const r = parseConfigText(yaml, FILE, { env, readTextFile });
-  if (!r.ok) throw new Error(r.issues.map(String).join('\n'));
-  return r.config.outputs[0] as WebhookOutputConfig;
+  return outputOf('webhook', yaml, env, FILES, FILE);
 }
 
 function errorsOf(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {
-  const r = parseConfigText(yaml, FILE, { env, readTextFile });
-  return r.ok ? [] : r.issues.map(String);
+  return rejected(yaml, env, FILES, FILE);
 }
 
 describe('webhook_outputs', () => {

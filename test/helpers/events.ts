@@ -1,0 +1,65 @@
+import type { CorootAlert, RecorderEvent } from '../../src/events/event.js';
+import { EventFactory } from '../../src/events/factory.js';
+
+export interface TestAlertOptions {
+  /** The `instance` stamped on the event (default `test`). */
+  instance?: string;
+  /** Default `0123456789abcdef`. */
+  fingerprint?: string;
+  /** Fields of the alert that replace the defaults (`rule: 'test'`, summary `event <seq>`, `extra: { seq }`). */
+  alert?: Partial<CorootAlert>;
+}
+
+/**
+ * A stamped `alert_firing` event from Coroot, valid against the event schema: a minimal
+ * alert numbered `seq` (its summary `event <seq>`, `seq` again in `extra`), with `opts`
+ * replacing what a suite needs otherwise.
+ */
+export function testAlertEvent(seq: number, opts: TestAlertOptions = {}): RecorderEvent {
+  const alert: CorootAlert = {
+    id: null,
+    project: { id: 'p1', name: 'test' },
+    application: null,
+    rule: 'test',
+    severity: 'warning',
+    status: 'firing',
+    summary: `event ${seq}`,
+    details: [],
+    duration_seconds: null,
+    resolution: null,
+    resolved_by: null,
+    url: null,
+    extra: { seq },
+    ...opts.alert,
+  };
+  return new EventFactory(opts.instance ?? 'test').stamp({
+    source: 'coroot',
+    type: 'alert_firing',
+    fingerprint: opts.fingerprint ?? '0123456789abcdef',
+    severity: 'warning',
+    data: { alert },
+  });
+}
+
+/**
+ * The alert of a typical Coroot notification, numbered `seq`: high CPU of one Deployment,
+ * with a URL and one detail (about 720 bytes once serialized as an event).
+ */
+export function realisticAlert(seq: number): Partial<CorootAlert> {
+  return {
+    id: `a${seq}`,
+    project: { id: 'x0xwl4jz', name: 'production' },
+    application: {
+      id: 'prod:default:Deployment:checkout',
+      cluster: 'prod',
+      namespace: 'default',
+      kind: 'Deployment',
+      name: 'checkout',
+    },
+    rule: 'High CPU usage',
+    summary: 'CPU usage of checkout is above 80% for 5 minutes',
+    details: [{ name: 'cpu', value: '87%', code: false }],
+    url: 'https://coroot.example.com/p/x0xwl4jz/app/prod:default:Deployment:checkout',
+    extra: {},
+  };
+}
