@@ -1,6 +1,11 @@
 # syntax=docker/dockerfile:1
-# Multi-stage build: compile TypeScript with dev dependencies, ship only the compiled
-# code and production dependencies on a slim Node image, as a non-root user.
+# coroot-event-recorder: a small production image.
+# Stage 1 compiles TypeScript with the dev dependencies; stage 2 ships only the compiled
+# code and the production dependencies on Node 22 slim, as a non-root user, writing only
+# to the data volume (so it runs with readOnlyRootFilesystem: true).
+#   docker build -t coroot-event-recorder .
+#   docker run -p 9880:9880 -v recorder-data:/var/lib/coroot-event-recorder coroot-event-recorder
+# Checked in CI by test/unit/ops-dockerfile.test.ts (dockerfile-utils lint + required properties).
 
 FROM node:22-bookworm-slim AS build
 WORKDIR /src
@@ -18,12 +23,15 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist ./dist
+# The event contract, for consumers that want it from the image.
 COPY src/events/event.schema.json ./src/events/event.schema.json
+# The default config writes ${DATA_DIR}/events.jsonl; mount your own over this folder
+# (Kubernetes: a ConfigMap, see config/kubernetes/).
 COPY config/recorder.yaml /etc/coroot-event-recorder/recorder.yaml
-# The image writes only to the data volume, so it runs with a read-only root filesystem.
-RUN mkdir -p /var/lib/coroot-event-recorder && chown node:node /var/lib/coroot-event-recorder
+RUN mkdir -p /var/lib/coroot-event-recorder && chown 1000:1000 /var/lib/coroot-event-recorder
 VOLUME ["/var/lib/coroot-event-recorder"]
-USER node
+# uid/gid 1000 is the image's "node" user; numeric so Kubernetes' runAsNonRoot can verify it.
+USER 1000:1000
 EXPOSE 9880
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9880/-/healthy').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

@@ -98,7 +98,7 @@ export const KAFKA_OUTPUT_KEYS = [
   ...FILTER_KEYS,
 ];
 
-const SASL_KEYS = ['mechanism', 'username', 'password', 'password_file'] as const;
+export const SASL_KEYS = ['mechanism', 'username', 'password', 'password_file'] as const;
 
 /** Kafka's own rule (org.apache.kafka.common.internals.Topic): 1-249 of [a-zA-Z0-9._-], not "." or "..". */
 const TOPIC_RE = /^[a-zA-Z0-9._-]{1,249}$/;

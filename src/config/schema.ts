@@ -79,7 +79,7 @@ export const TOP_LEVEL_KEYS = [
   ...OUTPUT_SECTIONS.map((s) => s.key),
 ];
 
-const INGEST_ENDPOINT_KEYS = ['enabled', ...HTTP_AUTH_KEYS];
+export const INGEST_ENDPOINT_KEYS = ['enabled', ...HTTP_AUTH_KEYS];
 
 export function parseListenAddress(text: string): ListenAddress | null {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);

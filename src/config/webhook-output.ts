@@ -80,7 +80,7 @@ export const WEBHOOK_OUTPUT_KEYS = [
   ...FILTER_KEYS,
 ];
 
-const BATCH_KEYS = ['max_events', 'max_bytes', 'flush_interval'] as const;
+export const BATCH_KEYS = ['max_events', 'max_bytes', 'flush_interval'] as const;
 
 /**
  * Headers the output sets itself or that belong to the connection; Prometheus rejects the
