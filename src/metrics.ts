@@ -1,4 +1,12 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  type CounterCell,
+  CounterCells,
+  type GaugeCell,
+  GaugeCells,
+  type HistogramCell,
+  HistogramCells,
+} from './metric-cells.js';
 import type { DropReason } from './outputs/output.js';
 
 /**
@@ -17,20 +25,38 @@ export type IngestRejectReason =
 
 export type KafkaErrorType = 'timeout' | 'network' | 'broker' | 'unknown';
 
+const INGEST_DURATION_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
+];
+
 export class Metrics {
   readonly registry = new Registry();
+
+  // Series updated per event or per request are kept in cells (metric-cells.ts) and handed
+  // to prom-client when it collects; take them through the `*Cell` methods below.
+  private readonly receivedCells = new CounterCells<'source' | 'type'>();
+  private readonly droppedCells = new CounterCells<'reason'>();
+  private readonly outputEventsCells = new CounterCells<'output' | 'result'>();
+  private readonly outputDropsCells = new CounterCells<'output' | 'reason'>();
+  private readonly outputBytesCells = new CounterCells<'output'>();
+  private readonly outputQueueCells = new GaugeCells<'output'>();
+  private readonly ingestRequestsCells = new CounterCells<'endpoint' | 'code'>();
+  private readonly ingestDurationCells = new HistogramCells<'endpoint'>(INGEST_DURATION_BUCKETS);
+  private readonly ingestRejectedCells = new CounterCells<'endpoint' | 'reason'>();
 
   readonly eventsReceived = new Counter({
     name: `${P}events_received_total`,
     help: 'Events accepted by the recorder queue, by source and type.',
     labelNames: ['source', 'type'] as const,
     registers: [this.registry],
+    collect: cellsCollector(this.receivedCells),
   });
   readonly eventsDropped = new Counter({
     name: `${P}events_dropped_total`,
     help: 'Events lost before any output saw them, by reason.',
     labelNames: ['reason'] as const,
     registers: [this.registry],
+    collect: cellsCollector(this.droppedCells),
   });
   readonly queueLength = new Gauge({
     name: `${P}queue_length`,
@@ -47,24 +73,28 @@ export class Metrics {
     help: 'Outcome of each event per output: written, failed (delivery attempted and given up) or dropped (never attempted).',
     labelNames: ['output', 'result'] as const,
     registers: [this.registry],
+    collect: cellsCollector(this.outputEventsCells),
   });
   readonly outputDrops = new Counter({
     name: `${P}output_drops_total`,
     help: 'Events an output lost, by reason (failed + dropped of output_events_total).',
     labelNames: ['output', 'reason'] as const,
     registers: [this.registry],
+    collect: cellsCollector(this.outputDropsCells),
   });
   readonly outputBytes = new Counter({
     name: `${P}output_bytes_total`,
     help: 'Payload bytes delivered by an output.',
     labelNames: ['output'] as const,
     registers: [this.registry],
+    collect: cellsCollector(this.outputBytesCells),
   });
   readonly outputQueueLength = new Gauge({
     name: `${P}output_queue_length`,
     help: "Events in an output's own buffer, not yet written, failed or dropped.",
     labelNames: ['output'] as const,
     registers: [this.registry],
+    collect: cellsCollector(this.outputQueueCells),
   });
   readonly outputSendDuration = new Histogram({
     name: `${P}output_send_duration_seconds`,
@@ -102,19 +132,22 @@ export class Metrics {
     help: 'HTTP requests to the ingest endpoints, by endpoint and status code.',
     labelNames: ['endpoint', 'code'] as const,
     registers: [this.registry],
+    collect: cellsCollector(this.ingestRequestsCells),
   });
   readonly ingestDuration = new Histogram({
     name: `${P}ingest_request_duration_seconds`,
     help: 'Time from the start of an ingest request to its answer.',
     labelNames: ['endpoint'] as const,
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    buckets: INGEST_DURATION_BUCKETS,
     registers: [this.registry],
+    collect: cellsCollector(this.ingestDurationCells),
   });
   readonly ingestRejected = new Counter({
     name: `${P}ingest_rejected_total`,
     help: 'Ingest requests answered with an error, by endpoint and reason.',
     labelNames: ['endpoint', 'reason'] as const,
     registers: [this.registry],
+    collect: cellsCollector(this.ingestRejectedCells),
   });
   readonly corootApiPolls = new Counter({
     name: `${P}coroot_api_polls_total`,
@@ -163,8 +196,53 @@ export class Metrics {
 
   /** Forget an output's series when it is removed by a reload, so /metrics does not grow forever. */
   removeOutput(output: string): void {
-    for (const m of [this.outputQueueLength, this.outputUp]) m.remove({ output });
+    this.outputQueueCells.remove(this.outputQueueLength, { output });
+    this.outputUp.remove({ output });
   }
+
+  receivedCell(source: string, type: string): CounterCell {
+    return this.receivedCells.cell({ source, type });
+  }
+
+  droppedCell(reason: 'queue_full' | 'shutdown'): CounterCell {
+    return this.droppedCells.cell({ reason });
+  }
+
+  ingestRequestsCell(endpoint: string, code: string): CounterCell {
+    return this.ingestRequestsCells.cell({ endpoint, code });
+  }
+
+  ingestDurationCell(endpoint: string): HistogramCell {
+    return this.ingestDurationCells.cell({ endpoint });
+  }
+
+  ingestRejectedCell(endpoint: string, reason: IngestRejectReason): CounterCell {
+    return this.ingestRejectedCells.cell({ endpoint, reason });
+  }
+
+  outputEventsCell(output: string, result: 'written' | 'failed' | 'dropped'): CounterCell {
+    return this.outputEventsCells.cell({ output, result });
+  }
+
+  outputDropsCell(output: string, reason: DropReason): CounterCell {
+    return this.outputDropsCells.cell({ output, reason });
+  }
+
+  outputBytesCell(output: string): CounterCell {
+    return this.outputBytesCells.cell({ output });
+  }
+
+  /** Shared by every output of that name, so after a reload the last one to set it wins. */
+  outputQueueCell(output: string): GaugeCell {
+    return this.outputQueueCells.cell({ output });
+  }
+}
+
+/** A `collect` hook that hands a metric's cells to it; prom-client calls it with the metric as `this`. */
+function cellsCollector<M>(cells: { flush(metric: M): void }): (this: M) => void {
+  return function collect(this: M): void {
+    cells.flush(this);
+  };
 }
 
 const FAILED_REASONS: ReadonlySet<DropReason> = new Set(['retries_exhausted', 'rejected', 'write_error']);
@@ -175,24 +253,24 @@ const FAILED_REASONS: ReadonlySet<DropReason> = new Set(['retries_exhausted', 'r
  * received = written + failed + dropped + pending holds (METRICS.md invariant).
  */
 export class OutputMeter {
-  private readonly writtenCounter;
-  private readonly failedCounter;
-  private readonly droppedCounter;
-  private readonly bytesCounter;
-  private readonly queueGauge;
+  private readonly writtenCounter: CounterCell;
+  private readonly failedCounter: CounterCell;
+  private readonly droppedCounter: CounterCell;
+  private readonly bytesCounter: CounterCell;
+  private readonly queueGauge: GaugeCell;
   private readonly upGauge;
   private readonly durationHistogram;
-  private readonly dropCounters = new Map<DropReason, { inc(n?: number): void }>();
+  private readonly dropCounters = new Map<DropReason, CounterCell>();
 
   constructor(
     private readonly metrics: Metrics,
     readonly output: string,
   ) {
-    this.writtenCounter = metrics.outputEvents.labels(output, 'written');
-    this.failedCounter = metrics.outputEvents.labels(output, 'failed');
-    this.droppedCounter = metrics.outputEvents.labels(output, 'dropped');
-    this.bytesCounter = metrics.outputBytes.labels(output);
-    this.queueGauge = metrics.outputQueueLength.labels(output);
+    this.writtenCounter = metrics.outputEventsCell(output, 'written');
+    this.failedCounter = metrics.outputEventsCell(output, 'failed');
+    this.droppedCounter = metrics.outputEventsCell(output, 'dropped');
+    this.bytesCounter = metrics.outputBytesCell(output);
+    this.queueGauge = metrics.outputQueueCell(output);
     this.upGauge = metrics.outputUp.labels(output);
     this.durationHistogram = metrics.outputSendDuration.labels(output);
     this.queueGauge.set(0);
@@ -209,7 +287,7 @@ export class OutputMeter {
     (FAILED_REASONS.has(reason) ? this.failedCounter : this.droppedCounter).inc(events);
     let counter = this.dropCounters.get(reason);
     if (!counter) {
-      counter = this.metrics.outputDrops.labels(this.output, reason);
+      counter = this.metrics.outputDropsCell(this.output, reason);
       this.dropCounters.set(reason, counter);
     }
     counter.inc(events);

@@ -1,8 +1,11 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
-/** First 16 hex chars of SHA-256 of `input` (EVENTS.md: "fingerprint"). */
+/**
+ * First 16 hex chars of SHA-256 of `input` (EVENTS.md: "fingerprint"). The one-shot
+ * `crypto.hash` (Node >= 20.12) is a few times cheaper than a createHash object per event.
+ */
 export function fingerprintOf(input: string): string {
-  return createHash('sha256').update(input, 'utf8').digest('hex').slice(0, 16);
+  return hash('sha256', input, 'hex').slice(0, 16);
 }
 
 const FINGERPRINT_RE = /^[0-9a-f]{16}$/;

@@ -1,13 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { IngestEndpointConfig, RecorderConfig } from '../config/schema.js';
-import type { RecorderEvent } from '../events/event.js';
+import type { EventDraft, RecorderEvent } from '../events/event.js';
 import type { EventFactory } from '../events/factory.js';
 import type { Logger } from '../log.js';
+import type { CounterCell, HistogramCell } from '../metric-cells.js';
 import type { IngestRejectReason, Metrics } from '../metrics.js';
 import type { Recorder } from '../recorder/recorder.js';
 import { checkAuth } from './auth.js';
-import { isJsonContentType, readBody } from './body.js';
+import { type BodyResult, isJsonContentType, readBody } from './body.js';
 import { alertmanagerEndpoint, corootEndpoint, type IngestEndpoint } from './endpoints.js';
 
 export interface Readiness {
@@ -29,7 +31,50 @@ export interface IngestServerDeps {
   reload?: () => Promise<ReloadOutcome>;
 }
 
-const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
+const JSON_TYPE = 'application/json; charset=utf-8';
+const JSON_HEADERS = { 'content-type': JSON_TYPE };
+
+/** The answer to almost every ingest request, prepared once: `{"accepted":1}`. */
+const ACCEPTED_ONE_BODY = JSON.stringify({ accepted: 1 });
+const ACCEPTED_ONE_HEADERS: readonly string[] = [
+  'content-type',
+  JSON_TYPE,
+  'content-length',
+  String(Buffer.byteLength(ACCEPTED_ONE_BODY)),
+];
+const SHUTTING_DOWN_HEADERS = { 'retry-after': '1', connection: 'close' };
+
+/** One endpoint's metric cells, looked up once instead of per request. */
+class EndpointMeter {
+  readonly duration: HistogramCell;
+  private readonly requests = new Map<number | 'aborted', CounterCell>();
+  private readonly rejected = new Map<IngestRejectReason, CounterCell>();
+
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly endpoint: string,
+  ) {
+    this.duration = metrics.ingestDurationCell(endpoint);
+  }
+
+  request(code: number | 'aborted'): CounterCell {
+    let cell = this.requests.get(code);
+    if (!cell) {
+      cell = this.metrics.ingestRequestsCell(this.endpoint, String(code));
+      this.requests.set(code, cell);
+    }
+    return cell;
+  }
+
+  rejection(reason: IngestRejectReason): CounterCell {
+    let cell = this.rejected.get(reason);
+    if (!cell) {
+      cell = this.metrics.ingestRejectedCell(this.endpoint, reason);
+      this.rejected.set(reason, cell);
+    }
+    return cell;
+  }
+}
 
 /**
  * The HTTP surface: ingest endpoints, /metrics and the /-/ endpoints. `node:http` with a
@@ -38,18 +83,21 @@ const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
 export class IngestServer {
   private readonly server: Server;
   private readonly endpoints: ReadonlyMap<string, IngestEndpoint>;
+  private readonly meters: ReadonlyMap<IngestEndpoint, EndpointMeter>;
   private draining = false;
 
   constructor(private readonly deps: IngestServerDeps) {
-    this.endpoints = new Map([corootEndpoint, alertmanagerEndpoint].map((e) => [e.path, e]));
+    const endpoints = [corootEndpoint, alertmanagerEndpoint];
+    this.endpoints = new Map(endpoints.map((e) => [e.path, e]));
+    this.meters = new Map(endpoints.map((e) => [e, new EndpointMeter(deps.metrics, e.name)]));
     this.server = createServer(
       { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 },
       (req, res) => {
-        this.route(req, res).catch((err: unknown) => {
-          deps.logger.error('request handler failed', { err, path: pathOf(req) });
-          if (!res.headersSent) send(res, 500, { error: 'internal error' });
-          else res.destroy();
-        });
+        try {
+          this.route(req, res);
+        } catch (err) {
+          this.failed(req, res, err);
+        }
       },
     );
     // A client that sends garbage instead of HTTP gets a 400 and is disconnected, not a crash.
@@ -89,81 +137,122 @@ export class IngestServer {
     this.server.closeAllConnections();
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** A handler threw (a bug, never the input's fault): log it and answer 500 if still possible. */
+  private failed(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    this.deps.logger.error('request handler failed', { err, path: pathOf(req) });
+    if (!res.headersSent) send(res, 500, { error: 'internal error' });
+    else res.destroy();
+  }
+
+  /** Synchronous up to the body read: the ingest path allocates no promise per request. */
+  private route(req: IncomingMessage, res: ServerResponse): void {
     const path = pathOf(req);
     const endpoint = this.endpoints.get(path);
     if (endpoint) {
-      if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
-      return this.ingest(endpoint, req, res);
+      if (req.method !== 'POST') methodNotAllowed(res, 'POST');
+      else this.ingest(endpoint, req, res);
+      return;
     }
+    const readOnly = req.method === 'GET' || req.method === 'HEAD';
     switch (path) {
       case '/metrics':
-        if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, 'GET, HEAD');
-        return this.serveMetrics(res);
+        if (!readOnly) methodNotAllowed(res, 'GET, HEAD');
+        else this.serveMetrics(res).catch((err: unknown) => this.failed(req, res, err));
+        return;
       case '/-/healthy':
-        if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, 'GET, HEAD');
-        return sendText(res, 200, 'OK\n');
+        if (!readOnly) methodNotAllowed(res, 'GET, HEAD');
+        else sendText(res, 200, 'OK\n');
+        return;
       case '/-/ready': {
-        if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, 'GET, HEAD');
+        if (!readOnly) {
+          methodNotAllowed(res, 'GET, HEAD');
+          return;
+        }
         const r = this.deps.readiness();
-        return sendText(res, r.ready ? 200 : 503, r.ready ? 'OK\n' : `not ready: ${r.reason ?? 'unknown'}\n`);
+        sendText(res, r.ready ? 200 : 503, r.ready ? 'OK\n' : `not ready: ${r.reason ?? 'unknown'}\n`);
+        return;
       }
       case '/-/reload':
         if (!this.deps.reload) break;
-        if (req.method !== 'POST' && req.method !== 'PUT') return methodNotAllowed(res, 'POST, PUT');
-        return this.serveReload(req, res);
+        if (req.method !== 'POST' && req.method !== 'PUT') methodNotAllowed(res, 'POST, PUT');
+        else this.serveReload(req, res).catch((err: unknown) => this.failed(req, res, err));
+        return;
     }
     req.resume();
     send(res, 404, { error: `no route for ${path}` });
   }
 
-  private async ingest(endpoint: IngestEndpoint, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = process.hrtime.bigint();
-    const { metrics } = this.deps;
-    const answer = (status: number, body: object, headers?: Record<string, string>): void => {
-      send(res, status, body, headers);
-      metrics.ingestRequests.labels(endpoint.name, String(status)).inc();
-      metrics.ingestDuration.labels(endpoint.name).observe(Number(process.hrtime.bigint() - started) / 1e9);
-    };
-    const reject = (
-      reason: IngestRejectReason,
-      status: number,
-      error: string,
-      headers?: Record<string, string>,
-    ): void => {
-      metrics.ingestRejected.labels(endpoint.name, reason).inc();
-      answer(status, { error }, headers);
-    };
-
+  private ingest(endpoint: IngestEndpoint, req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
+    const meter = this.meters.get(endpoint) as EndpointMeter;
     const config = this.deps.config();
     const endpointConfig: IngestEndpointConfig = endpoint.config(config);
     if (!endpointConfig.enabled) {
       req.resume();
-      return answer(404, { error: `${endpoint.path} is disabled in the configuration` });
+      this.answer(meter, started, res, 404, {
+        error: `${endpoint.path} is disabled in the configuration`,
+      });
+      return;
     }
     if (this.draining) {
       req.resume();
-      return answer(503, { error: 'shutting down' }, { 'retry-after': '1', connection: 'close' });
+      this.answer(meter, started, res, 503, { error: 'shutting down' }, SHUTTING_DOWN_HEADERS);
+      return;
     }
     const auth = checkAuth(endpointConfig.auth, req.headers.authorization);
     if (!auth.ok) {
       req.resume();
-      return reject('unauthorized', 401, 'unauthorized', { 'www-authenticate': auth.challenge });
+      this.reject(meter, started, res, 'unauthorized', 401, 'unauthorized', {
+        'www-authenticate': auth.challenge,
+      });
+      return;
     }
     if (!isJsonContentType(req.headers['content-type'])) {
       req.resume();
       const given = req.headers['content-type'] ?? 'none';
-      return reject('unsupported_media_type', 415, `Content-Type must be application/json, got ${given}`);
+      this.reject(
+        meter,
+        started,
+        res,
+        'unsupported_media_type',
+        415,
+        `Content-Type must be application/json, got ${given}`,
+      );
+      return;
     }
-    const body = await readBody(req, config.maxBodyBytes);
+    readBody(req, config.maxBodyBytes, (body) => {
+      try {
+        this.ingestBody(endpoint, meter, started, config, req, res, body);
+      } catch (err) {
+        this.failed(req, res, err);
+      }
+    });
+  }
+
+  private ingestBody(
+    endpoint: IngestEndpoint,
+    meter: EndpointMeter,
+    started: number,
+    config: RecorderConfig,
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: BodyResult,
+  ): void {
     if (!body.ok) {
       if (body.reason === 'aborted') {
         // The client went away mid-body: nothing to answer, nothing was parsed or recorded.
-        metrics.ingestRequests.labels(endpoint.name, 'aborted').inc();
+        meter.request('aborted').inc();
         return;
       }
       // Answer at once; what keeps arriving is discarded up to a bound, then the connection is cut.
-      reject('too_large', 413, `request body exceeds max_body_bytes (${config.maxBodyBytes} bytes)`);
+      this.reject(
+        meter,
+        started,
+        res,
+        'too_large',
+        413,
+        `request body exceeds max_body_bytes (${config.maxBodyBytes} bytes)`,
+      );
       discardThenClose(req);
       return;
     }
@@ -171,32 +260,85 @@ export class IngestServer {
     try {
       parsed = JSON.parse(body.body.toString('utf8'));
     } catch (err) {
-      return reject('invalid_json', 400, `invalid JSON: ${(err as Error).message}`);
+      this.reject(meter, started, res, 'invalid_json', 400, `invalid JSON: ${(err as Error).message}`);
+      return;
     }
     const result = endpoint.parse(parsed);
-    if (!result.ok) return reject('invalid_payload', 400, result.error);
+    if (!result.ok) {
+      this.reject(meter, started, res, 'invalid_payload', 400, result.error);
+      return;
+    }
 
     const now = Date.now();
-    const events: RecorderEvent[] = result.drafts.map((d) => this.deps.factory.stamp(d, now));
-    const outcome = this.deps.recorder.recordAll(events);
+    const { factory, recorder } = this.deps;
+    const drafts = result.drafts;
+    const events: RecorderEvent[] = new Array(drafts.length);
+    for (let i = 0; i < drafts.length; i++) events[i] = factory.stamp(drafts[i] as EventDraft, now);
+    const outcome = recorder.recordAll(events);
     switch (outcome) {
       case 'accepted':
-        return answer(202, { accepted: events.length });
+        if (events.length === 1) {
+          res.writeHead(202, ACCEPTED_ONE_HEADERS as string[]);
+          res.end(ACCEPTED_ONE_BODY);
+          this.count(meter, started, 202);
+          return;
+        }
+        this.answer(meter, started, res, 202, { accepted: events.length });
+        return;
       case 'too_large':
-        return reject(
+        this.reject(
+          meter,
+          started,
+          res,
           'queue_full',
           413,
-          `request carries ${events.length} events, more than the whole queue (queue_size ${this.deps.recorder.capacity})`,
+          `request carries ${events.length} events, more than the whole queue (queue_size ${recorder.capacity})`,
         );
+        return;
       case 'stopped':
-        return answer(503, { error: 'shutting down' }, { 'retry-after': '1', connection: 'close' });
+        this.answer(meter, started, res, 503, { error: 'shutting down' }, SHUTTING_DOWN_HEADERS);
+        return;
       case 'queue_full':
         if (config.onQueueFull === 'drop') {
-          this.deps.recorder.dropped('queue_full', events.length);
-          return answer(202, { accepted: 0, dropped: events.length });
+          recorder.dropped('queue_full', events.length);
+          this.answer(meter, started, res, 202, { accepted: 0, dropped: events.length });
+          return;
         }
-        return reject('queue_full', 503, 'queue full, retry later', { 'retry-after': '1' });
+        this.reject(meter, started, res, 'queue_full', 503, 'queue full, retry later', {
+          'retry-after': '1',
+        });
+        return;
     }
+  }
+
+  private answer(
+    meter: EndpointMeter,
+    started: number,
+    res: ServerResponse,
+    status: number,
+    body: object,
+    headers?: Record<string, string>,
+  ): void {
+    send(res, status, body, headers);
+    this.count(meter, started, status);
+  }
+
+  private reject(
+    meter: EndpointMeter,
+    started: number,
+    res: ServerResponse,
+    reason: IngestRejectReason,
+    status: number,
+    error: string,
+    headers?: Record<string, string>,
+  ): void {
+    meter.rejection(reason).inc();
+    this.answer(meter, started, res, status, { error }, headers);
+  }
+
+  private count(meter: EndpointMeter, started: number, status: number): void {
+    meter.request(status).inc();
+    meter.duration.observe((performance.now() - started) / 1000);
   }
 
   private async serveMetrics(res: ServerResponse): Promise<void> {

@@ -16,7 +16,7 @@ import {
   openAppend,
   sameFile,
 } from './file/fs-ops.js';
-import { type PathEvent, PathWatcher } from './file/path-watcher.js';
+import { PathWatcher } from './file/path-watcher.js';
 import type { Output } from './output.js';
 
 export interface FileOutputOptions {
@@ -114,7 +114,7 @@ export class FileOutput implements Output {
     this.log = deps.logger.child({ output: config.name, kind: this.kind });
     this.recreateGraceMs = opts.recreateGraceMs ?? DEFAULT_RECREATE_GRACE_MS;
     this.checkIntervalMs = opts.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS;
-    this.watcher = new PathWatcher(this.path, (event, ino) => this.onPathEvent(event, ino), this.log);
+    this.watcher = new PathWatcher(this.path, () => this.requestCheck(), this.log);
   }
 
   start(): void {
@@ -395,12 +395,6 @@ export class FileOutput implements Output {
 
   // ---- rotation ---------------------------------------------------------------------
 
-  private onPathEvent(event: PathEvent, ino: number | null): void {
-    // Our own appends show up as `change`; only a change of inode can mean rotation.
-    if (event === 'change' && this.file && ino !== null && ino === Number(this.file.id.ino)) return;
-    this.requestCheck();
-  }
-
   private requestCheck(): void {
     if (!this.file || this.closing) return;
     this.due.check = true;
@@ -484,6 +478,8 @@ export class FileOutput implements Output {
     if (this.dirty && this.config.fsync !== 'none') await this.datasyncQuietly(old);
     await closeQuietly(old);
     this.adopt(next);
+    // The folder may be a new one (deleted and recreated); a watch on the old one hears nothing.
+    if (!this.stopped) this.watcher.restart();
     this.reopens.inc();
     this.log.info('reopened file', { path: this.path, reason });
   }

@@ -284,7 +284,7 @@ export class Daemon {
         const successor = this.running.find((s) => s.output.name === r.output.name);
         if (successor) {
           this.metrics.outputUp.labels(r.output.name).set(successor.output.isUp() ? 1 : 0);
-          this.metrics.outputQueueLength.labels(r.output.name).set(successor.output.pending());
+          this.metrics.outputQueueCell(r.output.name).set(successor.output.pending());
         } else {
           this.metrics.removeOutput(r.output.name);
         }

@@ -8,6 +8,7 @@ import {
 } from '../events/event.js';
 import { serializeEvent } from '../events/serialize.js';
 import type { Logger } from '../log.js';
+import type { CounterCell } from '../metric-cells.js';
 import type { Metrics } from '../metrics.js';
 import type { Output } from '../outputs/output.js';
 import { RingQueue } from './ring-queue.js';
@@ -23,10 +24,6 @@ export type RecordResult = 'accepted' | 'queue_full' | 'too_large' | 'stopped';
 /** Events processed per turn of the loop before it yields to I/O (outputs flush between turns). */
 const LOOP_BATCH = 512;
 
-interface Counter {
-  inc(n?: number): void;
-}
-
 /**
  * The bounded queue and its single write loop (ARCHITECTURE.md). `record` is synchronous
  * and O(1); the loop is the only code that touches the set of outputs, and it never
@@ -37,9 +34,9 @@ export class Recorder {
   private slots: readonly OutputSlot[] = [];
   private loopScheduled = false;
   private accepting = true;
-  private readonly receivedCounters = new Map<EventSource, Map<EventType, Counter>>();
-  private readonly droppedShutdown: Counter;
-  private readonly droppedQueueFull: Counter;
+  private readonly receivedCounters = new Map<EventSource, Map<EventType, CounterCell>>();
+  private readonly droppedShutdown: CounterCell;
+  private readonly droppedQueueFull: CounterCell;
 
   constructor(
     queueSize: number,
@@ -48,8 +45,8 @@ export class Recorder {
   ) {
     this.queue = new RingQueue(queueSize);
     metrics.queueCapacity.set(queueSize);
-    this.droppedShutdown = metrics.eventsDropped.labels('shutdown');
-    this.droppedQueueFull = metrics.eventsDropped.labels('queue_full');
+    this.droppedShutdown = metrics.droppedCell('shutdown');
+    this.droppedQueueFull = metrics.droppedCell('queue_full');
   }
 
   get capacity(): number {
@@ -141,7 +138,7 @@ export class Recorder {
     }
     let counter = byType.get(event.type);
     if (!counter) {
-      counter = this.metrics.eventsReceived.labels(event.source, event.type);
+      counter = this.metrics.receivedCell(event.source, event.type);
       byType.set(event.type, counter);
     }
     counter.inc();
