@@ -305,8 +305,4 @@ export class OutputMeter {
   observeSend(seconds: number): void {
     this.durationHistogram.observe(seconds);
   }
-
-  get registryMetrics(): Metrics {
-    return this.metrics;
-  }
 }

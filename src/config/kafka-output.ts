@@ -1,6 +1,4 @@
-import { isScalar } from 'yaml';
 import { FILTER_KEYS, type OutputFilter, readFilter, readTls, type TlsConfig } from './common.js';
-import { expandEnv } from './env.js';
 import type { MapReader } from './reader.js';
 
 /**
@@ -153,31 +151,21 @@ function readBrokers(m: MapReader): string[] {
     m.error('brokers', 'is required (a list of host:port)');
     return [];
   }
-  const items = m.list('brokers');
+  const items = m.scalarItems('brokers');
   if (items === null) return [];
   if (items.length === 0) m.error('brokers', 'must not be empty');
   const out: string[] = [];
-  items.forEach((item, i) => {
-    const path = `${m.keyPath('brokers')}[${i}]`;
-    let value: unknown = isScalar(item) ? item.value : undefined;
-    if (typeof value === 'string' && value.includes('$')) {
-      const r = expandEnv(value, m.ctx.env);
-      if (!r.ok) {
-        m.ctx.error(item, path, r.error);
-        return;
-      }
-      value = r.value;
-    }
+  for (const { node, path, value } of items.values) {
     if (typeof value === 'string' && isBrokerAddress(value)) {
       out.push(value);
-      return;
+      continue;
     }
     m.ctx.error(
-      item,
+      node,
       path,
       `must be host:port (a host name or IPv4 address; IPv6 literals are not supported), got ${JSON.stringify(value ?? null)}`,
     );
-  });
+  }
   return out;
 }
 

@@ -238,30 +238,48 @@ export class MapReader {
     key: string,
     opts: { allowed?: readonly T[]; nonEmpty?: boolean } = {},
   ): T[] | null {
+    const items = this.scalarItems(key);
+    if (items === null) return null;
+    const out: T[] = [];
+    for (const { node, path, value } of items.values) {
+      if (typeof value !== 'string' || value === '') {
+        this.ctx.error(node, path, `must be a non-empty string, got ${describe(value)}`);
+      } else if (opts.allowed && !(opts.allowed as readonly string[]).includes(value)) {
+        this.ctx.error(node, path, `must be one of ${opts.allowed.join(', ')}, got ${describe(value)}`);
+      } else {
+        out.push(value as T);
+      }
+    }
+    if (opts.nonEmpty && items.length === 0) this.error(key, 'must not be empty');
+    return out;
+  }
+
+  /**
+   * The items of a list as scalar values after `${VAR}` expansion (`undefined` for an item
+   * that is not a scalar), each with its node and path for errors. Items whose expansion
+   * fails are reported and left out; `length` counts every item. `null` when absent or not
+   * a list (reported).
+   */
+  scalarItems(
+    key: string,
+  ): { length: number; values: Array<{ node: Node; path: string; value: unknown }> } | null {
     const list = this.list(key);
     if (list === null) return null;
-    const out: T[] = [];
-    list.forEach((item, i) => {
+    const values: Array<{ node: Node; path: string; value: unknown }> = [];
+    list.forEach((node, i) => {
       const path = `${this.keyPath(key)}[${i}]`;
-      let value: unknown = isScalar(item) ? item.value : undefined;
+      let value: unknown = isScalar(node) ? node.value : undefined;
       if (typeof value === 'string' && value.includes('$')) {
         const r = expandEnv(value, this.ctx.env);
         if (!r.ok) {
-          this.ctx.error(item, path, r.error);
+          this.ctx.error(node, path, r.error);
           return;
         }
         value = r.value;
       }
-      if (typeof value !== 'string' || value === '') {
-        this.ctx.error(item, path, `must be a non-empty string, got ${describe(value)}`);
-      } else if (opts.allowed && !(opts.allowed as readonly string[]).includes(value)) {
-        this.ctx.error(item, path, `must be one of ${opts.allowed.join(', ')}, got ${describe(value)}`);
-      } else {
-        out.push(value as T);
-      }
+      values.push({ node, path, value });
     });
-    if (opts.nonEmpty && list.length === 0) this.error(key, 'must not be empty');
-    return out;
+    return { length: list.length, values };
   }
 
   /** A mapping of string to string (e.g. HTTP headers); `{}` when absent. */

@@ -17,24 +17,6 @@ export function parseDuration(text: string): number | null {
   return Number.isSafeInteger(ms) ? ms : null;
 }
 
-export function formatDuration(ms: number): string {
-  if (ms === 0) return '0s';
-  const parts: string[] = [];
-  const units: Array<[string, number]> = [
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1000],
-    ['ms', 1],
-  ];
-  let rest = ms;
-  for (const [suffix, size] of units) {
-    const n = Math.floor(rest / size);
-    if (n > 0) parts.push(`${n}${suffix}`);
-    rest -= n * size;
-  }
-  return parts.join('');
-}
-
 const SIZE_RE = /^(\d+)\s*(B|KB|MB|GB|KiB|MiB|GiB)?$/;
 const SIZE_UNITS: Record<string, number> = {
   B: 1,

@@ -128,7 +128,7 @@ function readTime(item: JsonRecord, key: string, field: string): string | null {
  * `alertmanager/` + the JSON of the label pairs sorted by name, e.g.
  * `alertmanager/[["alertname","X"],["job","api"]]` (JSON keeps any label text unambiguous).
  */
-export function alertmanagerLabelsFingerprint(labels: StringMap): string {
+function alertmanagerLabelsFingerprint(labels: StringMap): string {
   const names = Object.keys(labels).sort();
   const pairs: [string, string][] = [];
   for (const name of names) pairs.push([name, labels[name] ?? '']);

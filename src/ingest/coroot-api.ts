@@ -30,18 +30,6 @@ import { type PollerState, StateStore } from './coroot-api/state-store.js';
  */
 export type PollResult = 'ok' | 'queue_full' | 'error_state' | FailureResult;
 
-export const POLL_RESULTS: readonly PollResult[] = [
-  'ok',
-  'queue_full',
-  'error_state',
-  'error_network',
-  'error_http',
-  'error_auth',
-  'error_decode',
-  'error_not_found',
-  'error_unsupported',
-];
-
 export interface CorootApiPollerDeps {
   recorder: Recorder;
   factory: EventFactory;

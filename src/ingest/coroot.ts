@@ -187,7 +187,8 @@ function alertSeverity(raw: string | null, status: string, firing: boolean): Sev
   return severity === 'unknown' && firing ? normalizeSeverity(status) : severity;
 }
 
-function readDetails(value: unknown): CorootAlertDetail[] {
+/** An alert's `details` list: the webhook's and the alerts API's share Go's struct. */
+export function readDetails(value: unknown): CorootAlertDetail[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) invalid('details', 'an array', value);
   const details: CorootAlertDetail[] = [];
@@ -318,7 +319,7 @@ function readReports(value: unknown): CorootIncidentReport[] {
  * EVENTS.md: `coroot/incident/<project id>/<key>`. A URL without the key (custom
  * template) falls back to the application id, so open and resolve still pair up.
  */
-export function corootIncidentFingerprint(
+function corootIncidentFingerprint(
   projectId: string | null,
   key: string | null,
   applicationId: string | null,
@@ -370,7 +371,7 @@ function deploymentStatus(status: string): DeploymentStatus {
 }
 
 /** EVENTS.md: `coroot/deployment/<application id>/<version>`. */
-export function corootDeploymentFingerprint(applicationId: string | null, version: string): string {
+function corootDeploymentFingerprint(applicationId: string | null, version: string): string {
   return fingerprintOf(`coroot/deployment/${applicationId ?? ''}/${version}`);
 }
 

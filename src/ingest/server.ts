@@ -31,18 +31,37 @@ export interface IngestServerDeps {
   reload?: () => Promise<ReloadOutcome>;
 }
 
+/** A complete HTTP answer: status, headers as flat name/value pairs, body text. */
+interface Reply {
+  readonly status: number;
+  readonly headers: string[];
+  readonly text: string;
+}
+
 const JSON_TYPE = 'application/json; charset=utf-8';
-const JSON_HEADERS = { 'content-type': JSON_TYPE };
+const TEXT_TYPE = 'text/plain; charset=utf-8';
+
+function reply(status: number, contentType: string, text: string, extra: readonly string[] = []): Reply {
+  return {
+    status,
+    headers: ['content-type', contentType, 'content-length', String(Buffer.byteLength(text)), ...extra],
+    text,
+  };
+}
+
+function jsonReply(status: number, body: object, extra?: readonly string[]): Reply {
+  return reply(status, JSON_TYPE, JSON.stringify(body), extra);
+}
+
+function send(res: ServerResponse, r: Reply): void {
+  res.writeHead(r.status, r.headers);
+  res.end(r.text);
+}
 
 /** The answer to almost every ingest request, prepared once: `{"accepted":1}`. */
-const ACCEPTED_ONE_BODY = JSON.stringify({ accepted: 1 });
-const ACCEPTED_ONE_HEADERS: readonly string[] = [
-  'content-type',
-  JSON_TYPE,
-  'content-length',
-  String(Buffer.byteLength(ACCEPTED_ONE_BODY)),
-];
-const SHUTTING_DOWN_HEADERS = { 'retry-after': '1', connection: 'close' };
+const ACCEPTED_ONE = jsonReply(202, { accepted: 1 });
+const SHUTTING_DOWN = jsonReply(503, { error: 'shutting down' }, ['retry-after', '1', 'connection', 'close']);
+const RETRY_AFTER = ['retry-after', '1'];
 
 /** One endpoint's metric cells, looked up once instead of per request. */
 class EndpointMeter {
@@ -82,14 +101,15 @@ class EndpointMeter {
  */
 export class IngestServer {
   private readonly server: Server;
-  private readonly endpoints: ReadonlyMap<string, IngestEndpoint>;
-  private readonly meters: ReadonlyMap<IngestEndpoint, EndpointMeter>;
+  /** By path: each ingest endpoint with its metric cells. */
+  private readonly endpoints: ReadonlyMap<string, { endpoint: IngestEndpoint; meter: EndpointMeter }>;
   private draining = false;
 
   constructor(private readonly deps: IngestServerDeps) {
     const endpoints = [corootEndpoint, alertmanagerEndpoint];
-    this.endpoints = new Map(endpoints.map((e) => [e.path, e]));
-    this.meters = new Map(endpoints.map((e) => [e, new EndpointMeter(deps.metrics, e.name)]));
+    this.endpoints = new Map(
+      endpoints.map((e) => [e.path, { endpoint: e, meter: new EndpointMeter(deps.metrics, e.name) }]),
+    );
     this.server = createServer(
       { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 },
       (req, res) => {
@@ -140,17 +160,17 @@ export class IngestServer {
   /** A handler threw (a bug, never the input's fault): log it and answer 500 if still possible. */
   private failed(req: IncomingMessage, res: ServerResponse, err: unknown): void {
     this.deps.logger.error('request handler failed', { err, path: pathOf(req) });
-    if (!res.headersSent) send(res, 500, { error: 'internal error' });
+    if (!res.headersSent) send(res, jsonReply(500, { error: 'internal error' }));
     else res.destroy();
   }
 
   /** Synchronous up to the body read: the ingest path allocates no promise per request. */
   private route(req: IncomingMessage, res: ServerResponse): void {
     const path = pathOf(req);
-    const endpoint = this.endpoints.get(path);
-    if (endpoint) {
+    const route = this.endpoints.get(path);
+    if (route) {
       if (req.method !== 'POST') methodNotAllowed(res, 'POST');
-      else this.ingest(endpoint, req, res);
+      else this.ingest(route.endpoint, route.meter, req, res);
       return;
     }
     const readOnly = req.method === 'GET' || req.method === 'HEAD';
@@ -179,32 +199,40 @@ export class IngestServer {
         return;
     }
     req.resume();
-    send(res, 404, { error: `no route for ${path}` });
+    send(res, jsonReply(404, { error: `no route for ${path}` }));
   }
 
-  private ingest(endpoint: IngestEndpoint, req: IncomingMessage, res: ServerResponse): void {
+  private ingest(
+    endpoint: IngestEndpoint,
+    meter: EndpointMeter,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): void {
     const started = performance.now();
-    const meter = this.meters.get(endpoint) as EndpointMeter;
     const config = this.deps.config();
     const endpointConfig: IngestEndpointConfig = endpoint.config(config);
     if (!endpointConfig.enabled) {
       req.resume();
-      this.answer(meter, started, res, 404, {
-        error: `${endpoint.path} is disabled in the configuration`,
-      });
+      this.answer(
+        meter,
+        started,
+        res,
+        jsonReply(404, { error: `${endpoint.path} is disabled in the configuration` }),
+      );
       return;
     }
     if (this.draining) {
       req.resume();
-      this.answer(meter, started, res, 503, { error: 'shutting down' }, SHUTTING_DOWN_HEADERS);
+      this.answer(meter, started, res, SHUTTING_DOWN);
       return;
     }
     const auth = checkAuth(endpointConfig.auth, req.headers.authorization);
     if (!auth.ok) {
       req.resume();
-      this.reject(meter, started, res, 'unauthorized', 401, 'unauthorized', {
-        'www-authenticate': auth.challenge,
-      });
+      this.reject(meter, started, res, 'unauthorized', 401, 'unauthorized', [
+        'www-authenticate',
+        auth.challenge,
+      ]);
       return;
     }
     if (!isJsonContentType(req.headers['content-type'])) {
@@ -277,13 +305,12 @@ export class IngestServer {
     const outcome = recorder.recordAll(events);
     switch (outcome) {
       case 'accepted':
-        if (events.length === 1) {
-          res.writeHead(202, ACCEPTED_ONE_HEADERS as string[]);
-          res.end(ACCEPTED_ONE_BODY);
-          this.count(meter, started, 202);
-          return;
-        }
-        this.answer(meter, started, res, 202, { accepted: events.length });
+        this.answer(
+          meter,
+          started,
+          res,
+          events.length === 1 ? ACCEPTED_ONE : jsonReply(202, { accepted: events.length }),
+        );
         return;
       case 'too_large':
         this.reject(
@@ -296,31 +323,23 @@ export class IngestServer {
         );
         return;
       case 'stopped':
-        this.answer(meter, started, res, 503, { error: 'shutting down' }, SHUTTING_DOWN_HEADERS);
+        this.answer(meter, started, res, SHUTTING_DOWN);
         return;
       case 'queue_full':
         if (config.onQueueFull === 'drop') {
           recorder.dropped('queue_full', events.length);
-          this.answer(meter, started, res, 202, { accepted: 0, dropped: events.length });
+          this.answer(meter, started, res, jsonReply(202, { accepted: 0, dropped: events.length }));
           return;
         }
-        this.reject(meter, started, res, 'queue_full', 503, 'queue full, retry later', {
-          'retry-after': '1',
-        });
+        this.reject(meter, started, res, 'queue_full', 503, 'queue full, retry later', RETRY_AFTER);
         return;
     }
   }
 
-  private answer(
-    meter: EndpointMeter,
-    started: number,
-    res: ServerResponse,
-    status: number,
-    body: object,
-    headers?: Record<string, string>,
-  ): void {
-    send(res, status, body, headers);
-    this.count(meter, started, status);
+  private answer(meter: EndpointMeter, started: number, res: ServerResponse, r: Reply): void {
+    send(res, r);
+    meter.request(r.status).inc();
+    meter.duration.observe((performance.now() - started) / 1000);
   }
 
   private reject(
@@ -330,15 +349,10 @@ export class IngestServer {
     reason: IngestRejectReason,
     status: number,
     error: string,
-    headers?: Record<string, string>,
+    headers?: readonly string[],
   ): void {
     meter.rejection(reason).inc();
-    this.answer(meter, started, res, status, { error }, headers);
-  }
-
-  private count(meter: EndpointMeter, started: number, status: number): void {
-    meter.request(status).inc();
-    meter.duration.observe((performance.now() - started) / 1000);
+    this.answer(meter, started, res, jsonReply(status, { error }, headers));
   }
 
   private async serveMetrics(res: ServerResponse): Promise<void> {
@@ -384,21 +398,10 @@ function pathOf(req: IncomingMessage): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
-function send(res: ServerResponse, status: number, body: object, headers?: Record<string, string>): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...JSON_HEADERS, 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
 function sendText(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
+  send(res, reply(status, TEXT_TYPE, text));
 }
 
 function methodNotAllowed(res: ServerResponse, allow: string): void {
-  res.writeHead(405, { ...JSON_HEADERS, allow });
-  res.end(JSON.stringify({ error: `method not allowed; use ${allow}` }));
+  send(res, jsonReply(405, { error: `method not allowed; use ${allow}` }, ['allow', allow]));
 }

@@ -4,8 +4,8 @@ import type { FileOutputConfig } from '../config/file-output.js';
 import type { RecorderEvent } from '../events/event.js';
 import type { Logger } from '../log.js';
 import type { OutputMeter } from '../metrics.js';
+import { Backoff } from './backoff.js';
 import type { OutputDeps } from './factory.js';
-import { Backoff } from './file/backoff.js';
 import { WriteBatch } from './file/batch.js';
 import {
   errnoCode,
@@ -301,7 +301,7 @@ export class FileOutput implements Output {
     } else if (this.due.check) {
       this.due.check = false;
       await this.checkRotation(file);
-    } else if (this.hasLines()) {
+    } else if (this.pending() > 0) {
       await this.flush(file);
     } else if (this.due.fsync) {
       this.due.fsync = false;
@@ -312,15 +312,11 @@ export class FileOutput implements Output {
     return true;
   }
 
-  private hasLines(): boolean {
-    return this.buffered.length > 0 || (this.inflight?.remaining ?? 0) > 0;
-  }
-
   private hasWork(): boolean {
     if (this.due.finish) return true;
     if (this.stopped) return false;
     if (!this.file) return this.due.open;
-    return this.due.reopen || this.due.check || this.due.fsync || this.hasLines();
+    return this.due.reopen || this.due.check || this.due.fsync || this.pending() > 0;
   }
 
   // ---- opening ----------------------------------------------------------------------
@@ -336,7 +332,7 @@ export class FileOutput implements Output {
     this.adopt(opened);
     this.watcher.start();
     // With lines waiting, recovery is declared by the first successful write.
-    if (!this.hasLines()) this.healthy();
+    if (this.pending() === 0) this.healthy();
   }
 
   private adopt(opened: OpenedFile): void {

@@ -5,6 +5,8 @@ import { jsonOf } from '../events/serialize.js';
 import type { Logger } from '../log.js';
 import type { Metrics, OutputMeter } from '../metrics.js';
 import { RingQueue } from '../recorder/ring-queue.js';
+import { Backoff } from './backoff.js';
+import { DropLogThrottle } from './drop-log.js';
 import type { OutputDeps } from './factory.js';
 import {
   kafkaClientConfig,
@@ -63,8 +65,6 @@ const BACKOFF_FIRST_MS = 100;
 const BACKOFF_MAX_MS = 10_000;
 /** At least this long for a clean disconnect at close, even when the drain used the whole budget. */
 const DISCONNECT_GRACE_MS = 500;
-/** Repeated buffer_full drops are logged at most this often. */
-const BUFFER_FULL_LOG_INTERVAL_MS = 10_000;
 
 /**
  * Produces events to one Kafka topic (CONFIG.md `kafka_outputs`).
@@ -110,14 +110,13 @@ export class KafkaOutput implements Output {
   /** After a failure only one request at a time probes the broker. */
   private recovering = false;
 
-  private backoffAttempt = 0;
+  private readonly backoff = new Backoff(BACKOFF_FIRST_MS, BACKOFF_MAX_MS);
   private connectFailures = 0;
   private stateTimer: NodeJS.Timeout | null = null;
   private lingerTimer: NodeJS.Timeout | null = null;
   private drainScheduled = false;
   private idleWaiter: (() => void) | null = null;
-  private lastBufferFullLog = 0;
-  private bufferFullSinceLog = 0;
+  private readonly bufferFullLog = new DropLogThrottle();
 
   constructor(
     private readonly config: KafkaOutputConfig,
@@ -216,7 +215,7 @@ export class KafkaOutput implements Output {
     }
     this.log.info('kafka output: connected', { brokers: this.config.brokers, topic: this.config.topic });
     this.connectFailures = 0;
-    this.backoffAttempt = 0;
+    this.backoff.reset();
     this.state = 'ready';
     this.setUp(true);
     this.drain();
@@ -341,7 +340,7 @@ export class KafkaOutput implements Output {
     this.meter.written(batch.entries.length, batch.valueBytes);
     if (this.recovering) this.log.info('kafka output: delivering again', { pending: this.held });
     this.recovering = false;
-    this.backoffAttempt = 0;
+    this.backoff.reset();
     if (this.state === 'backoff') {
       // Another request got through: the broker is back, no need to sit out the backoff.
       this.clearStateTimer();
@@ -430,15 +429,12 @@ export class KafkaOutput implements Output {
   }
 
   private noteBufferFull(): void {
-    this.bufferFullSinceLog++;
-    const now = Date.now();
-    if (now - this.lastBufferFullLog < BUFFER_FULL_LOG_INTERVAL_MS) return;
-    this.log.warn('kafka output: buffer full; dropping events', {
-      dropped: this.bufferFullSinceLog,
-      buffer_size: this.config.bufferSize,
-    });
-    this.lastBufferFullLog = now;
-    this.bufferFullSinceLog = 0;
+    const dropped = this.bufferFullLog.note();
+    if (dropped > 0)
+      this.log.warn('kafka output: buffer full; dropping events', {
+        dropped,
+        buffer_size: this.config.bufferSize,
+      });
   }
 
   // --- close --------------------------------------------------------------------------
@@ -463,7 +459,6 @@ export class KafkaOutput implements Output {
     await this.disconnect(Math.max(DISCONNECT_GRACE_MS, deadline - Date.now()));
     this.sockets.shutdown();
     this.setUp(false);
-    this.meter.up(false);
   }
 
   private waitForIdle(deadline: number): Promise<void> {
@@ -489,7 +484,7 @@ export class KafkaOutput implements Output {
     }
     for (const batch of this.retryQueue) n += batch.entries.length;
     this.retryQueue = [];
-    while (this.buffer.shift() !== undefined) n++;
+    n += this.buffer.clear();
     this.bufferedSize = 0;
     if (n === 0) return;
     this.settle(n);
@@ -527,8 +522,7 @@ export class KafkaOutput implements Output {
   }
 
   private nextBackoff(): number {
-    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.backoffAttempt);
-    this.backoffAttempt = Math.min(this.backoffAttempt + 1, 30);
+    const ceiling = this.backoff.next();
     // Equal jitter: many recorders restarting together do not hit the broker in lockstep.
     return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
   }

@@ -7,10 +7,11 @@ import type { RecorderEvent } from '../events/event.js';
 import { jsonOf } from '../events/serialize.js';
 import type { Logger } from '../log.js';
 import type { OutputMeter } from '../metrics.js';
+import { backoffDelay } from './backoff.js';
+import { DropLogThrottle } from './drop-log.js';
 import type { OutputDeps } from './factory.js';
 import type { DropReason, Output } from './output.js';
 import { type AbortCause, AttemptControl } from './webhook/attempt-control.js';
-import { backoffDelay } from './webhook/backoff.js';
 import { batchWait, type Delivery, takeBatch } from './webhook/batcher.js';
 import { classifyStatus } from './webhook/policy.js';
 import { BodyQueue } from './webhook/queue.js';
@@ -21,8 +22,6 @@ import { parseRetryAfter } from './webhook/retry-after.js';
 export const DOWN_AFTER_FAILURES = 3;
 /** How much of a response body is read to keep the connection reusable; beyond it the socket is dropped. */
 const RESPONSE_DRAIN_LIMIT = 64 * 1024;
-/** How long the drop warning stays quiet after it was logged (the metric counts every drop). */
-const DROP_LOG_INTERVAL_MS = 10_000;
 /** After the close budget, how long aborted requests get to settle (they settle in microtasks). */
 const ABORT_SETTLE_MS = 1000;
 
@@ -76,8 +75,7 @@ export class WebhookOutput implements Output {
   /** Backoff waits in progress, with the performance.now() at which each ends. */
   private readonly waits = new Map<AbortController, number>();
   private idleWaiter: (() => void) | null = null;
-  private droppedSinceLog = 0;
-  private lastDropLog = Number.NEGATIVE_INFINITY;
+  private readonly dropLog = new DropLogThrottle();
 
   constructor(
     private readonly config: WebhookOutputConfig,
@@ -153,7 +151,7 @@ export class WebhookOutput implements Output {
     if (!drained) {
       const queued = this.queue.clear();
       const inFlight = this.inFlight;
-      this.lose('shutdown', queued);
+      this.meter.lost('shutdown', queued);
       // The running deliveries see the abort and count their own events as `shutdown`.
       this.stopped = true;
       for (const attempt of this.running) attempt.abort('shutdown');
@@ -240,7 +238,7 @@ export class WebhookOutput implements Output {
       outcome = 'write_error';
     }
     if (outcome === null) this.meter.written(delivery.events, delivery.body.length);
-    else this.lose(outcome, delivery.events);
+    else this.meter.lost(outcome, delivery.events);
   }
 
   /** null when delivered, else why the events are lost. */
@@ -370,21 +368,11 @@ export class WebhookOutput implements Output {
     });
   }
 
-  private lose(reason: DropReason, events: number): void {
-    if (events > 0) this.meter.lost(reason, events);
-  }
-
-  /** Logs queue-full drops at most once per interval: a black-holed receiver must not flood the log. */
+  /** Logs queue-full drops at most once per interval. */
   private noteDrop(): void {
-    this.droppedSinceLog++;
-    const now = performance.now();
-    if (now - this.lastDropLog < DROP_LOG_INTERVAL_MS) return;
-    this.log.warn('webhook queue full; dropping events', {
-      dropped: this.droppedSinceLog,
-      queue_size: this.config.queueSize,
-    });
-    this.lastDropLog = now;
-    this.droppedSinceLog = 0;
+    const dropped = this.dropLog.note();
+    if (dropped > 0)
+      this.log.warn('webhook queue full; dropping events', { dropped, queue_size: this.config.queueSize });
   }
 
   private waitIdle(ms: number): Promise<boolean> {

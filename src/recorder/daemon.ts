@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { CorootApiConfig } from '../config/coroot-api.js';
-import { canonicalJson } from '../config/equality.js';
+import { canonicalJson, sameConfig } from '../config/equality.js';
 import { loadConfigFile } from '../config/load.js';
 import type { ListenAddress, RecorderConfig } from '../config/schema.js';
 import { ConfigWatcher } from '../config/watcher.js';
@@ -252,10 +252,7 @@ export class Daemon {
   /** `listen_address` and `queue_size` are bound at start: a change is logged and waits for a restart. */
   private keepRestartOnlySettings(next: RecorderConfig): void {
     const { logger } = this.opts;
-    if (
-      !this.opts.listenOverride &&
-      canonicalJson(next.listenAddress) !== canonicalJson(this.config.listenAddress)
-    ) {
+    if (!this.opts.listenOverride && !sameConfig(next.listenAddress, this.config.listenAddress)) {
       logger.warn('listen_address changed; needs restart, keeping the running value', {
         running: `${this.config.listenAddress.host}:${this.config.listenAddress.port}`,
         configured: `${next.listenAddress.host}:${next.listenAddress.port}`,
@@ -321,7 +318,7 @@ export class Daemon {
     const stops: Promise<void>[] = [];
     for (const [key, poller] of [...this.pollers]) {
       const config = wanted.get(key);
-      if (config !== undefined && canonicalJson(config) === canonicalJson(poller.config)) continue;
+      if (config !== undefined && sameConfig(config, poller.config)) continue;
       stops.push(this.stopPoller(key, poller));
     }
     await Promise.all(stops);

@@ -1,11 +1,5 @@
 import type { OutputFilter } from '../config/common.js';
-import {
-  type EventSource,
-  type EventType,
-  type RecorderEvent,
-  SEVERITIES,
-  type Severity,
-} from '../events/event.js';
+import { type EventSource, type EventType, type RecorderEvent, SEVERITIES } from '../events/event.js';
 import { serializeEvent } from '../events/serialize.js';
 import type { Logger } from '../log.js';
 import type { CounterCell } from '../metric-cells.js';
@@ -55,10 +49,6 @@ export class Recorder {
 
   get length(): number {
     return this.queue.length;
-  }
-
-  get outputs(): readonly OutputSlot[] {
-    return this.slots;
   }
 
   /** Puts one event on the queue. Never waits; false when full or stopped (counted). */
@@ -115,10 +105,6 @@ export class Recorder {
     this.accepting = false;
   }
 
-  get isAccepting(): boolean {
-    return this.accepting;
-  }
-
   /** Hands every queued event to the outputs now (used by reload and shutdown). */
   drainNow(): void {
     while (this.queue.length > 0) this.processBatch(this.queue.length);
@@ -168,8 +154,12 @@ export class Recorder {
       const event = this.queue.shift();
       if (event === undefined) return;
       let line: Buffer | null = null;
+      // Looked up once per event, and only when some output filters on severity.
+      let rank = -1;
       for (const slot of slots) {
-        if (!wants(slot.filter, event)) continue;
+        const filter = slot.filter;
+        if (filter.minSeverity !== null && rank < 0) rank = severityRankOf(event);
+        if (!passes(filter, event, rank)) continue;
         line ??= serializeEvent(event);
         try {
           slot.output.send(line, event);
@@ -184,28 +174,32 @@ export class Recorder {
   }
 }
 
-const SEVERITY_RANK: Record<string, number> = Object.fromEntries(SEVERITIES.map((s, i) => [s, i]));
+const SEVERITY_RANK: ReadonlyMap<string, number> = new Map(SEVERITIES.map((s, i) => [s, i]));
 
 /** Whether an output's filter lets an event through (CONFIG.md routing). */
 export function wants(filter: OutputFilter, event: RecorderEvent): boolean {
+  return passes(filter, event, filter.minSeverity === null ? 0 : severityRankOf(event));
+}
+
+/** `wants`, with the event's severity rank already looked up (only read when the filter has `minSeverity`). */
+function passes(filter: OutputFilter, event: RecorderEvent, severityRank: number): boolean {
   if (filter.eventTypes !== null && !filter.eventTypes.includes(event.type)) return false;
   if (filter.sources !== null && !filter.sources.includes(event.source)) return false;
-  if (filter.minSeverity !== null) {
-    const severity = severityOf(event);
-    // Events without a severity (lifecycle, deployments) pass a severity filter only if it is `unknown`.
-    if ((SEVERITY_RANK[severity] ?? 0) < (SEVERITY_RANK[filter.minSeverity] ?? 0)) return false;
-  }
+  // Events without a severity (lifecycle, deployments) pass a severity filter only if it is `unknown`.
+  if (filter.minSeverity !== null && severityRank < (SEVERITY_RANK.get(filter.minSeverity) ?? 0))
+    return false;
   return true;
 }
 
-function severityOf(event: RecorderEvent): Severity {
+function severityRankOf(event: RecorderEvent): number {
   const data = event.data;
   for (const key of ['alert', 'incident', 'deployment'] as const) {
     const inner = data[key];
     if (inner && typeof inner === 'object' && !Array.isArray(inner)) {
       const s = inner.severity;
-      if (typeof s === 'string' && s in SEVERITY_RANK) return s as Severity;
+      const rank = typeof s === 'string' ? SEVERITY_RANK.get(s) : undefined;
+      if (rank !== undefined) return rank;
     }
   }
-  return 'unknown';
+  return 0; // unknown
 }

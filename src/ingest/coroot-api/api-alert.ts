@@ -5,6 +5,7 @@
  * timestamps are Unix milliseconds with null (or 0) for "unset".
  */
 import type { CorootAlertDetail, JsonValue } from '../../events/event.js';
+import { readDetails } from '../coroot.js';
 import {
   invalid,
   isRecord,
@@ -152,23 +153,6 @@ function readBool(record: JsonRecord, key: string): boolean {
   if (value === undefined || value === null) return false;
   if (typeof value !== 'boolean') invalid(key, 'a boolean', value);
   return value;
-}
-
-function readDetails(value: unknown): CorootAlertDetail[] {
-  if (value === undefined || value === null) return [];
-  if (!Array.isArray(value)) invalid('details', 'an array', value);
-  return value.map((item: unknown, i) => {
-    const field = `details[${i}]`;
-    if (!isRecord(item)) invalid(field, 'an object', item);
-    const code = own(item, 'code');
-    if (code !== undefined && code !== null && typeof code !== 'boolean')
-      invalid(`${field}.code`, 'a boolean', code);
-    return {
-      name: requireString(item, 'name', `${field}.name`),
-      value: requireString(item, 'value', `${field}.value`),
-      code: code === true,
-    };
-  });
 }
 
 /** The API fields the normalized alert has no place for, kept as sent (EVENTS.md: nothing silently lost). */

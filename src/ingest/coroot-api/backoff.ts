@@ -1,5 +1,5 @@
 /** ±10% around the wait, so pollers started together do not stay in step. */
-export const JITTER = 0.1;
+const JITTER = 0.1;
 
 /**
  * How long to wait before the next poll: the interval after a success; after `failures`

@@ -246,7 +246,7 @@ function isHtml(headers: Answer['headers']): boolean {
 }
 
 /** The value of the `coroot_session` cookie among Set-Cookie headers, or null. */
-export function sessionCookie(header: string | string[] | undefined): string | null {
+function sessionCookie(header: string | string[] | undefined): string | null {
   const lines = header === undefined ? [] : Array.isArray(header) ? header : [header];
   for (const line of lines) {
     const pair = line.split(';', 1)[0] ?? '';

@@ -5,6 +5,7 @@
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../../log.js';
+import { isRecord } from '../fields.js';
 import { type AlertState, isAlertState } from './api-alert.js';
 
 const FORMAT_VERSION = 1;
@@ -121,22 +122,19 @@ export function decodeState(text: string, owner: StateOwner): Decoded {
   } catch (err) {
     return { ok: false, foreign: false, error: `not JSON: ${(err as Error).message}` };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { ok: false, foreign: false, error: 'not a JSON object' };
+  if (!isRecord(value)) return { ok: false, foreign: false, error: 'not a JSON object' };
+  if (value.version !== FORMAT_VERSION) {
+    return { ok: false, foreign: false, error: `unknown version ${JSON.stringify(value.version)}` };
   }
-  const record = value as Record<string, unknown>;
-  if (record.version !== FORMAT_VERSION) {
-    return { ok: false, foreign: false, error: `unknown version ${JSON.stringify(record.version)}` };
-  }
-  if (record.url !== owner.url || record.project !== owner.project) {
+  if (value.url !== owner.url || value.project !== owner.project) {
     return {
       ok: false,
       foreign: true,
-      error: `written for project ${JSON.stringify(record.project)} of ${JSON.stringify(record.url)}`,
+      error: `written for project ${JSON.stringify(value.project)} of ${JSON.stringify(value.url)}`,
     };
   }
-  const alerts = record.alerts;
-  if (typeof alerts !== 'object' || alerts === null || Array.isArray(alerts)) {
+  const alerts = value.alerts;
+  if (!isRecord(alerts)) {
     return { ok: false, foreign: false, error: '"alerts" is not an object' };
   }
   const map = new Map<string, AlertState>();

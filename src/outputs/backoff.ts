@@ -1,3 +1,5 @@
+/** Backoff shared by the outputs (webhook retries, file reopen, Kafka reconnect). */
+
 /**
  * Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff and
  * Jitter"): the wait before retry `n` (0 for the first retry) is uniform in
@@ -17,4 +19,30 @@ export function backoffDelay(
 export function backoffCeiling(retry: number, baseMs: number, maxMs: number): number {
   // 2^n overflows to Infinity for large n, which Math.min absorbs; negative n is treated as 0.
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, retry));
+}
+
+/**
+ * Exponential backoff state (file reopen, Kafka reconnect/retry): `next()` returns
+ * `backoffCeiling` for the current attempt and advances it; `reset()` after a success.
+ * No jitter here: the file output has one local file, no herd to spread; callers that
+ * want jitter (Kafka) apply it to the result.
+ */
+export class Backoff {
+  private attempt = 0;
+
+  constructor(
+    private readonly initialMs = 100,
+    private readonly maxMs = 5000,
+  ) {}
+
+  /** The delay before the next attempt; each call doubles the following one. */
+  next(): number {
+    const delay = backoffCeiling(this.attempt, this.initialMs, this.maxMs);
+    if (delay < this.maxMs) this.attempt += 1;
+    return delay;
+  }
+
+  reset(): void {
+    this.attempt = 0;
+  }
 }
