@@ -12,7 +12,8 @@ export function expandEnv(text: string, env: NodeJS.ProcessEnv): ExpandResult {
   let missing: string | null = null;
   const value = text.replace(REF_RE, (match, name: string | undefined, fallback: string | undefined) => {
     if (match === '$$') return '$';
-    const v = env[name as string];
+    // Own keys only: `${constructor}` must read as unset, not as Object.prototype.constructor.
+    const v = Object.hasOwn(env, name as string) ? env[name as string] : undefined;
     if (v !== undefined && v !== '') return v;
     if (fallback !== undefined) return fallback;
     if (v === '') return '';

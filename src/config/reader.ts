@@ -87,7 +87,8 @@ export class MapReader {
     for (const pair of node.items) {
       const keyNode = pair.key;
       const key = isScalar(keyNode) ? String(keyNode.value) : null;
-      if (key === null) {
+      // An empty key (`"": x`, `? >`) names nothing: reported as such, not as an unknown key ''.
+      if (key === null || key === '') {
         ctx.error(keyNode, path, 'keys must be plain strings');
         continue;
       }
@@ -120,7 +121,7 @@ export class MapReader {
   }
 
   /** The scalar value after `${VAR}` expansion; `undefined` when absent or not a scalar (reported). */
-  private scalar(key: string, expected: string): { value: unknown; expanded: boolean } | undefined {
+  private scalar(key: string, expected: string): Scalar | undefined {
     if (!this.has(key)) return undefined;
     const node = this.pairs.get(key)?.value as Node;
     if (!isScalar(node)) {
@@ -133,9 +134,9 @@ export class MapReader {
         this.error(key, r.error);
         return undefined;
       }
-      return { value: r.value, expanded: r.value !== node.value };
+      return { value: r.value, expanded: r.value !== node.value, raw: node.value };
     }
-    return { value: node.value, expanded: false };
+    return { value: node.value, expanded: false, raw: node.value };
   }
 
   string(key: string, fallback: string, opts: { required?: boolean; nonEmpty?: boolean } = {}): string {
@@ -147,7 +148,7 @@ export class MapReader {
     // YAML turns `on`, `1.0` and dates into other types; a string key takes their text.
     const text = typeof s.value === 'string' ? s.value : String(s.value);
     if (typeof s.value === 'object' && s.value !== null) {
-      this.error(key, `must be a string, got ${describe(s.value)}`);
+      this.error(key, `must be a string, got ${shown(s)}`);
       return fallback;
     }
     if (opts.nonEmpty && text === '') {
@@ -174,7 +175,7 @@ export class MapReader {
     const max = opts.max ?? Number.MAX_SAFE_INTEGER;
     if (!Number.isSafeInteger(n) || n < min || n > max) {
       const range = opts.max !== undefined ? `between ${min} and ${max}` : `>= ${min}`;
-      this.error(key, `must be an integer ${range}, got ${describe(s.value)}`);
+      this.error(key, `must be an integer ${range}, got ${shown(s)}`);
       return fallback;
     }
     return n;
@@ -185,7 +186,7 @@ export class MapReader {
     if (s === undefined) return fallback;
     if (typeof s.value === 'boolean') return s.value;
     if (s.expanded && (s.value === 'true' || s.value === 'false')) return s.value === 'true';
-    this.error(key, `must be true or false, got ${describe(s.value)}`);
+    this.error(key, `must be true or false, got ${shown(s)}`);
     return fallback;
   }
 
@@ -195,11 +196,11 @@ export class MapReader {
     if (s === undefined) return fallback;
     const ms = typeof s.value === 'string' ? parseDuration(s.value) : s.value === 0 ? 0 : null;
     if (ms === null) {
-      this.error(key, `must be a duration like 500ms, 10s, 1m or 1h30m, got ${describe(s.value)}`);
+      this.error(key, `must be a duration like 500ms, 10s, 1m or 1h30m, got ${shown(s)}`);
       return fallback;
     }
     if (opts.min !== undefined && ms < opts.min) {
-      this.error(key, `must be at least ${opts.min}ms, got ${describe(s.value)}`);
+      this.error(key, `must be at least ${opts.min}ms, got ${shown(s)}`);
       return fallback;
     }
     return ms;
@@ -218,7 +219,7 @@ export class MapReader {
     if (bytes === null || bytes < (opts.min ?? 0)) {
       this.error(
         key,
-        `must be a size like 1MiB, 512KiB or a number of bytes${opts.min ? ` (at least ${opts.min})` : ''}, got ${describe(s.value)}`,
+        `must be a size like 1MiB, 512KiB or a number of bytes${opts.min ? ` (at least ${opts.min})` : ''}, got ${shown(s)}`,
       );
       return fallback;
     }
@@ -229,7 +230,7 @@ export class MapReader {
     const s = this.scalar(key, `one of ${allowed.join(', ')}`);
     if (s === undefined) return fallback;
     if (typeof s.value === 'string' && (allowed as readonly string[]).includes(s.value)) return s.value as T;
-    this.error(key, `must be one of ${allowed.join(', ')}, got ${describe(s.value)}`);
+    this.error(key, `must be one of ${allowed.join(', ')}, got ${shown(s)}`);
     return fallback;
   }
 
@@ -360,7 +361,10 @@ export class MapReader {
         return this.ctx.readTextFile(path).replace(/\r?\n$/, '');
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? 'error';
-        this.error(fileKey, `cannot read ${path}: ${code}`);
+        // A path taken from the environment is shown as written, like any expanded value.
+        const raw = (this.pairs.get(fileKey)?.value as { value?: unknown } | undefined)?.value;
+        const where = typeof raw === 'string' && raw.includes('$') ? `${raw} (from the environment)` : path;
+        this.error(fileKey, `cannot read ${where}: ${code}`);
         return null;
       }
     }
@@ -368,6 +372,21 @@ export class MapReader {
     if (opts.required) this.error(key, `is required (or ${fileKey})`);
     return null;
   }
+}
+
+/** A scalar after `${VAR}` expansion, with the text the file holds. */
+interface Scalar {
+  value: unknown;
+  expanded: boolean;
+  raw: unknown;
+}
+
+/**
+ * How an error shows a bad value: as the file wrote it. A value that came from the
+ * environment may be a secret put under the wrong key, so the expansion is not shown.
+ */
+function shown(s: Scalar): string {
+  return s.expanded ? `${describe(s.raw)} (from the environment; value not shown)` : describe(s.value);
 }
 
 /** The allowed key nearest to a typo, when it is near enough to be a useful hint. */

@@ -119,8 +119,24 @@ function parseAlert(item: unknown, field: string, group: AlertmanagerGroup): Eve
 function readTime(item: JsonRecord, key: string, field: string): string | null {
   const value = readString(item, key, `${field}.${key}`);
   if (value === null || value === '' || value.startsWith(GO_ZERO_TIME_PREFIX)) return null;
-  if (!RFC3339_RE.test(value)) invalidValue(`${field}.${key}`, 'an RFC 3339 time', value);
+  if (!RFC3339_RE.test(value) || !dayExists(value)) {
+    invalidValue(`${field}.${key}`, 'an RFC 3339 time', value);
+  }
   return value;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * RFC3339_RE allows day 31 in every month; the event schema's date-time (and every
+ * consumer's date parser) refuses Feb 30 or Apr 31. Gregorian leap years, year 0 included.
+ */
+function dayExists(value: string): boolean {
+  const year = Number(value.slice(0, 4));
+  const month = Number(value.slice(5, 7));
+  const day = Number(value.slice(8, 10));
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return day <= (month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] as number));
 }
 
 /**

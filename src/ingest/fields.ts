@@ -104,9 +104,31 @@ export function collectExtra(record: JsonRecord, known: ReadonlySet<string>): Js
     if (known.has(key)) continue;
     const value = record[key];
     if (!isJsonLike(value)) invalid(key, 'a JSON value', value);
+    if (nestedTooDeep(value))
+      invalid(key, `a JSON value nested at most ${MAX_EXTRA_DEPTH} levels deep`, value);
     extra[key] = value as JsonValue;
   }
   return extra;
+}
+
+/**
+ * JSON.parse takes any depth, but JSON.stringify recurses and overflows the stack a few
+ * thousand levels down: in the write loop, after the sender was told 202, losing the
+ * event uncounted. No real custom field comes near this bound.
+ */
+const MAX_EXTRA_DEPTH = 100;
+
+/** Iterative, so the check itself cannot overflow the stack. */
+function nestedTooDeep(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const stack: Array<{ node: object; depth: number }> = [{ node: value, depth: 1 }];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    if (top.depth > MAX_EXTRA_DEPTH) return true;
+    for (const child of Object.values(top.node)) {
+      if (typeof child === 'object' && child !== null) stack.push({ node: child, depth: top.depth + 1 });
+    }
+  }
+  return false;
 }
 
 function isJsonLike(value: unknown): boolean {

@@ -163,6 +163,17 @@ describe('environment expansion and secrets', () => {
     expect(errors).toEqual([`${FILE}:3: ingest.coroot.bearer_token_file: cannot read /nope: ENOENT`]);
   });
 
+  it('a bad value taken from the environment is shown as written, never expanded', () => {
+    // A secret exported under the wrong variable must not reach logs through an error.
+    const env = { SECRET: 'hunter2-not-a-number', PW: 'hunter2-password' };
+    const errors = errorsOf('queue_size: ${SECRET}\ningest:\n  coroot:\n    bearer_token_file: ${PW}\n', env);
+    expect(errors).toEqual([
+      `${FILE}:1: queue_size: must be an integer between 1 and 16777216, got "\${SECRET}" (from the environment; value not shown)`,
+      `${FILE}:4: ingest.coroot.bearer_token_file: cannot read \${PW} (from the environment): ENOENT`,
+    ]);
+    expect(errors.join('\n')).not.toContain('hunter2');
+  });
+
   it('both a secret and its file is an error', () => {
     const errors = errorsOf(
       'ingest:\n  coroot:\n    bearer_token: a\n    bearer_token_file: /x\n',

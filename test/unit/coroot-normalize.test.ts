@@ -673,9 +673,10 @@ describe('Coroot robustness', () => {
     expect(errorOf(many)).toMatch(/^\[20000\]: alert: "status" must be one of/);
   });
 
-  it('keeps a deeply nested custom field as sent', () => {
+  // Deeper is refused (test/unit/fuzz-regressions.test.ts): JSON.stringify overflows on it in the write loop.
+  it('keeps a custom field nested 100 levels deep as sent', () => {
     let deep: unknown = 'bottom';
-    for (let i = 0; i < 5_000; i++) deep = [deep];
+    for (let i = 0; i < 100; i++) deep = [deep];
     const draft = only({ ...fixture('alert-firing-warning.json'), deep });
     expect(alertOf(draft).extra.deep).toBe(deep);
   });

@@ -8,6 +8,7 @@ import type { CorootAlertDetail, JsonValue } from '../../events/event.js';
 import { readDetails } from '../coroot.js';
 import {
   invalid,
+  invalidValue,
   isRecord,
   type JsonRecord,
   own,
@@ -108,12 +109,16 @@ function readAlert(item: unknown): ApiAlert {
   if (!isRecord(item)) invalid('alert', 'an object', item);
   const id = requireString(item, 'id');
   if (id === '') throw new PayloadError('"id" must not be empty');
+  const projectId = optional(item, 'project_id');
+  // Both go into the event's url through encodeURIComponent, which throws on a lone surrogate.
+  wellFormed('id', id);
+  wellFormed('project_id', projectId);
   return {
     id,
     fingerprint: optional(item, 'fingerprint'),
     ruleId: optional(item, 'rule_id'),
     ruleName: optional(item, 'rule_name'),
-    projectId: optional(item, 'project_id'),
+    projectId,
     applicationId: readString(item, 'application_id'),
     cluster: optional(item, 'cluster'),
     severity: optional(item, 'severity'),
@@ -128,6 +133,15 @@ function readAlert(item: unknown): ApiAlert {
     report: optional(item, 'report'),
     durationMs: readNumber(item, 'duration'),
   };
+}
+
+const LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** JSON.parse turns a `"\ud800"` escape into a lone surrogate; Go never sends one. */
+function wellFormed(key: string, value: string | null): void {
+  if (value !== null && LONE_SURROGATE_RE.test(value)) {
+    invalidValue(key, 'well-formed Unicode (no lone surrogate)', value);
+  }
 }
 
 /** Go's omitempty and zero values: "" reads as absent. */
