@@ -98,7 +98,8 @@ function readBaseUrl(m: MapReader): string {
   try {
     url = new URL(text);
   } catch {
-    m.error('url', `must be an absolute http:// or https:// URL, got ${JSON.stringify(text)}`);
+    // The text may carry user:password@ (refused below, but only once it parses), possibly from ${VAR}.
+    m.error('url', 'must be an absolute http:// or https:// URL (value not shown: it may hold credentials)');
     return 'http://invalid.invalid';
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
