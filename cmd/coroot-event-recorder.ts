@@ -27,6 +27,11 @@ function fail(message: string): never {
   process.exit(2);
 }
 
+// Whoever reads our stderr/stdout (a log shipper, a parent, `| head`) may go away. A write
+// then fails with EPIPE; unhandled, that error would be an uncaught exception whose log line
+// fails the same way, forever. Losing the logs is the lesser harm: keep running quietly.
+for (const stream of [process.stderr, process.stdout]) stream.on('error', () => {});
+
 async function main(): Promise<void> {
   let values: Record<string, string | boolean | undefined>;
   try {

@@ -17,7 +17,10 @@ export class Logger {
 
   constructor(
     level: LogLevel = 'info',
-    private readonly sink: LogSink = (line) => process.stderr.write(line),
+    // A destroyed stderr (its reader went away) takes no more writes; see cmd/ for why.
+    private readonly sink: LogSink = (line) => {
+      if (!process.stderr.destroyed) process.stderr.write(line);
+    },
     private readonly bound: LogFields = {},
   ) {
     this.minRank = RANK[level];

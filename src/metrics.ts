@@ -204,7 +204,7 @@ export class Metrics {
     return this.receivedCells.cell({ source, type });
   }
 
-  droppedCell(reason: 'queue_full' | 'shutdown'): CounterCell {
+  droppedCell(reason: 'queue_full' | 'shutdown' | 'unserializable'): CounterCell {
     return this.droppedCells.cell({ reason });
   }
 

@@ -31,6 +31,7 @@ export class Recorder {
   private readonly receivedCounters = new Map<EventSource, Map<EventType, CounterCell>>();
   private readonly droppedShutdown: CounterCell;
   private readonly droppedQueueFull: CounterCell;
+  private readonly droppedUnserializable: CounterCell;
 
   constructor(
     queueSize: number,
@@ -41,6 +42,7 @@ export class Recorder {
     metrics.queueCapacity.set(queueSize);
     this.droppedShutdown = metrics.droppedCell('shutdown');
     this.droppedQueueFull = metrics.droppedCell('queue_full');
+    this.droppedUnserializable = metrics.droppedCell('unserializable');
   }
 
   get capacity(): number {
@@ -148,6 +150,20 @@ export class Recorder {
     if (this.queue.length > 0) this.scheduleLoop();
   };
 
+  /**
+   * Parsers only accept what JSON.stringify can write, so a failure here is a bug; it must
+   * still be counted rather than abort the batch and lose the events after it uncounted.
+   */
+  private serialize(event: RecorderEvent): Buffer | null {
+    try {
+      return serializeEvent(event);
+    } catch (err) {
+      this.droppedUnserializable.inc();
+      this.logger.error('event could not be serialized; dropped', { id: event.id, type: event.type, err });
+      return null;
+    }
+  }
+
   private processBatch(max: number): void {
     const slots = this.slots;
     for (let i = 0; i < max; i++) {
@@ -160,7 +176,10 @@ export class Recorder {
         const filter = slot.filter;
         if (filter.minSeverity !== null && rank < 0) rank = severityRankOf(event);
         if (!passes(filter, event, rank)) continue;
-        line ??= serializeEvent(event);
+        if (line === null) {
+          line = this.serialize(event);
+          if (line === null) break;
+        }
         try {
           slot.output.send(line, event);
         } catch (err) {

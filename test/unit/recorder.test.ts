@@ -53,6 +53,22 @@ describe('Recorder', () => {
     ).toBe(50);
   });
 
+  it('an event JSON cannot write is counted as unserializable and the batch goes on', async () => {
+    const { recorder, metrics } = setup(10);
+    const out = new CollectingOutput('a');
+    recorder.swapOutputs([{ output: out, filter: ALL }]);
+    // A BigInt makes JSON.stringify throw, standing in for any serialization bug.
+    const bad = event(2, { data: { alert: { n: BigInt(2) } } });
+    expect(recorder.recordAll([event(1), bad, event(3)])).toBe('accepted');
+    await waitFor(() => out.events.length === 2);
+    expect(out.events.map((e) => e.fingerprint)).toEqual([event(1).fingerprint, event(3).fingerprint]);
+    expect(
+      await registrySum(metrics.registry, 'coroot_event_recorder_events_dropped_total', {
+        reason: 'unserializable',
+      }),
+    ).toBe(1);
+  });
+
   it('record refuses when full and counts queue_full; recordAll is all-or-nothing', async () => {
     const { recorder, metrics } = setup(3);
     const out = new CollectingOutput('a');
