@@ -64,20 +64,26 @@ export interface TlsConfig {
 
 export const TLS_KEYS = ['ca_file', 'cert_file', 'key_file', 'server_name', 'insecure_skip_verify'] as const;
 
+/**
+ * The content of a PEM file named by `key` (`null` when absent or unreadable, reported). The
+ * file is watched, so a renewed certificate reloads; errors name the path, never the content.
+ */
+export function readPemFile(m: MapReader, key: string): string | null {
+  if (!m.has(key)) return null;
+  const path = m.ctx.resolvePath(m.string(key, '', { nonEmpty: true }));
+  m.ctx.referencedFiles.add(path);
+  try {
+    return m.ctx.readTextFile(path);
+  } catch (err) {
+    m.error(key, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    return null;
+  }
+}
+
 export function readTls(parent: MapReader, key = 'tls'): TlsConfig | null {
   const m = parent.map(key, TLS_KEYS);
   if (!m) return null;
-  const readPem = (k: string): string | null => {
-    if (!m.has(k)) return null;
-    const path = m.ctx.resolvePath(m.string(k, '', { nonEmpty: true }));
-    m.ctx.referencedFiles.add(path);
-    try {
-      return m.ctx.readTextFile(path);
-    } catch (err) {
-      m.error(k, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-      return null;
-    }
-  };
+  const readPem = (k: string): string | null => readPemFile(m, k);
   const tls: TlsConfig = {
     ca: readPem('ca_file'),
     cert: readPem('cert_file'),

@@ -4,6 +4,7 @@ import { COROOT_API_KEYS, type CorootApiConfig, checkCorootApiUnique, readCoroot
 import { FILE_OUTPUT_KEYS, type FileOutputConfig, readFileOutput } from './file-output.js';
 import { KAFKA_OUTPUT_KEYS, type KafkaOutputConfig, readKafkaOutput } from './kafka-output.js';
 import type { MapReader } from './reader.js';
+import { readServer, type ServerConfig } from './server.js';
 import { readWebhookOutput, WEBHOOK_OUTPUT_KEYS, type WebhookOutputConfig } from './webhook-output.js';
 
 /**
@@ -18,6 +19,8 @@ export interface RecorderConfig {
   hash: string;
   instance: string;
   listenAddress: ListenAddress;
+  /** How the listener treats its clients: TLS, timeouts, auth of /metrics and /-/. */
+  server: ServerConfig;
   queueSize: number;
   onQueueFull: 'reject' | 'drop';
   shutdownTimeoutMs: number;
@@ -71,6 +74,7 @@ const OUTPUT_SECTIONS: ReadonlyArray<{
 export const TOP_LEVEL_KEYS = [
   'instance',
   'listen_address',
+  'server',
   'queue_size',
   'on_queue_full',
   'shutdown_timeout',
@@ -110,6 +114,7 @@ export function readRecorderConfig(root: MapReader, file: string, hash: string):
     hash,
     instance: root.string('instance', '') || hostname(),
     listenAddress,
+    server: readServer(root),
     queueSize: root.int('queue_size', DEFAULTS.queueSize, { min: 1, max: 16_777_216 }),
     onQueueFull: root.oneOf('on_queue_full', ['reject', 'drop'] as const, DEFAULTS.onQueueFull),
     shutdownTimeoutMs: root.duration('shutdown_timeout', DEFAULTS.shutdownTimeoutMs),

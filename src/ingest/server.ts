@@ -1,7 +1,18 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isUtf8 } from 'node:buffer';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerOptions,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
 import type { IngestEndpointConfig, RecorderConfig } from '../config/schema.js';
+import type { ServerConfig, ServerTlsConfig } from '../config/server.js';
 import type { EventDraft, RecorderEvent } from '../events/event.js';
 import type { EventFactory } from '../events/factory.js';
 import type { Logger } from '../log.js';
@@ -24,7 +35,10 @@ export interface IngestServerDeps {
   logger: Logger;
   recorder: Recorder;
   factory: EventFactory;
-  /** The live config: auth, limits and `on_queue_full` apply to the next request after a reload. */
+  /**
+   * The live config: auth, limits and `on_queue_full` apply to the next request after a reload.
+   * Its `server` section at construction decides http or https (see `reconfigure` for reloads).
+   */
   config: () => RecorderConfig;
   readiness: () => Readiness;
   /** `POST /-/reload`; absent → 404. */
@@ -100,7 +114,9 @@ class EndpointMeter {
  * small route table (ARCHITECTURE.md). Every failure is an answer, never a throw.
  */
 export class IngestServer {
-  private readonly server: Server;
+  private readonly server: Server | HttpsServer;
+  /** The certificate being served; `null` on plain http. */
+  private tls: ServerTlsConfig | null;
   /** By path: each ingest endpoint with its metric cells. */
   private readonly endpoints: ReadonlyMap<string, { endpoint: IngestEndpoint; meter: EndpointMeter }>;
   private draining = false;
@@ -110,26 +126,82 @@ export class IngestServer {
     this.endpoints = new Map(
       endpoints.map((e) => [e.path, { endpoint: e, meter: new EndpointMeter(deps.metrics, e.name) }]),
     );
-    this.server = createServer(
-      { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 },
-      (req, res) => {
-        try {
-          this.route(req, res);
-        } catch (err) {
-          this.failed(req, res, err);
-        }
-      },
-    );
-    // A client that sends garbage instead of HTTP gets a 400 and is disconnected, not a crash.
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (err.code === 'ECONNRESET' || !socket.writable) {
-        socket.destroy();
-        return;
+    const settings = deps.config().server;
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
+      try {
+        this.route(req, res);
+      } catch (err) {
+        this.failed(req, res, err);
       }
-      const status =
-        err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      socket.end(`HTTP/1.1 ${status} Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    const options: ServerOptions = {
+      headersTimeout: settings.headersTimeoutMs,
+      requestTimeout: settings.requestTimeoutMs,
+      keepAliveTimeout: settings.keepAliveTimeoutMs,
+      // node:http checks both timeouts on this interval (default 30 s, so a 10 s headers
+      // timeout could fire after 40 s): a timeout fires at most a second late.
+      connectionsCheckingInterval: 1000,
+    };
+    this.tls = settings.tls;
+    this.server = settings.tls
+      ? createHttpsServer(
+          {
+            ...options,
+            ...secureContextOptions(settings.tls),
+            requestCert: settings.tls.clientCa !== null,
+            rejectUnauthorized: settings.tls.clientCa !== null,
+            // The handshake precedes the headers and their timeout: bound it the same way (tls's
+            // default is 120 s), or a client that stalls mid-handshake holds a socket that long.
+            handshakeTimeout: settings.headersTimeoutMs,
+          },
+          handler,
+        )
+      : createServer(options, handler);
+    this.applyLimits(settings);
+    // A client that sends garbage instead of HTTP, or too slowly (headers_timeout,
+    // request_timeout), gets 400/431/408 and is disconnected, not a crash.
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (err.code !== 'ECONNRESET' && socket.writable && !answering(socket)) {
+        const status = CLIENT_ERROR_STATUS[err.code ?? ''] ?? 400;
+        socket.write(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+        );
+      }
+      // Closed once the answer is flushed: `end()` alone would leave the socket half-open (the
+      // server allows that) for as long as a slow client cares to keep it.
+      (socket as Socket).destroySoon();
     });
+  }
+
+  /** Whether the listener serves https (decided at start; switching needs a restart). */
+  get scheme(): 'http' | 'https' {
+    return this.tls ? 'https' : 'http';
+  }
+
+  /**
+   * A reload's `server` section: timeouts, the connection cap and auth apply to the next
+   * request; a renewed certificate (or client CA) to the next handshake. Switching between
+   * http and https or mutual TLS on/off is the caller's to refuse (it needs a restart).
+   * Returns whether a new certificate was installed.
+   */
+  reconfigure(next: ServerConfig): boolean {
+    this.applyLimits(next);
+    const tls = next.tls;
+    if (tls === null || this.tls === null) return false;
+    if (tls.cert === this.tls.cert && tls.key === this.tls.key && tls.clientCa === this.tls.clientCa) {
+      return false;
+    }
+    (this.server as HttpsServer).setSecureContext(secureContextOptions(tls));
+    this.tls = tls;
+    return true;
+  }
+
+  private applyLimits(s: ServerConfig): void {
+    this.server.headersTimeout = s.headersTimeoutMs;
+    this.server.requestTimeout = s.requestTimeoutMs;
+    this.server.keepAliveTimeout = s.keepAliveTimeoutMs;
+    // net.Server refuses new sockets past this; no cap is "unset", which 0 would not be everywhere.
+    this.server.maxConnections = s.maxConnections > 0 ? s.maxConnections : Number.POSITIVE_INFINITY;
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
@@ -176,14 +248,17 @@ export class IngestServer {
     const readOnly = req.method === 'GET' || req.method === 'HEAD';
     switch (path) {
       case '/metrics':
+        if (!this.authorized(req, res, false)) return;
         if (!readOnly) methodNotAllowed(res, 'GET, HEAD');
         else this.serveMetrics(res).catch((err: unknown) => this.failed(req, res, err));
         return;
       case '/-/healthy':
+        if (!this.authorized(req, res, true)) return;
         if (!readOnly) methodNotAllowed(res, 'GET, HEAD');
         else sendText(res, 200, 'OK\n');
         return;
       case '/-/ready': {
+        if (!this.authorized(req, res, true)) return;
         if (!readOnly) {
           methodNotAllowed(res, 'GET, HEAD');
           return;
@@ -194,12 +269,27 @@ export class IngestServer {
       }
       case '/-/reload':
         if (!this.deps.reload) break;
+        if (!this.authorized(req, res, false)) return;
         if (req.method !== 'POST' && req.method !== 'PUT') methodNotAllowed(res, 'POST, PUT');
         else this.serveReload(req, res).catch((err: unknown) => this.failed(req, res, err));
         return;
     }
     req.resume();
     send(res, jsonReply(404, { error: `no route for ${path}` }));
+  }
+
+  /**
+   * `server.auth` for /metrics and /-/ (the ingest endpoints check their own). Health probes
+   * stay open unless `protect_health` is set. Answers 401 itself when the check fails.
+   */
+  private authorized(req: IncomingMessage, res: ServerResponse, health: boolean): boolean {
+    const auth = this.deps.config().server.auth;
+    if (auth === null || (health && !auth.protectHealth)) return true;
+    const result = checkAuth(auth, req.headers.authorization);
+    if (result.ok) return true;
+    req.resume();
+    send(res, jsonReply(401, { error: 'unauthorized' }, ['www-authenticate', result.challenge]));
+    return false;
   }
 
   private ingest(
@@ -284,11 +374,23 @@ export class IngestServer {
       discardThenClose(req);
       return;
     }
+    // toString would turn broken bytes into U+FFFD and record text the sender never sent; no
+    // genuine sender (Go's encoding/json) produces them. Native and allocation-free.
+    if (!isUtf8(body.body)) {
+      this.reject(meter, started, res, 'invalid_json', 400, 'invalid JSON: the body is not valid UTF-8');
+      return;
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.body.toString('utf8'));
     } catch (err) {
       this.reject(meter, started, res, 'invalid_json', 400, `invalid JSON: ${(err as Error).message}`);
+      return;
+    }
+    const { recorder } = this.deps;
+    const count = endpoint.count(parsed);
+    if (count > recorder.capacity) {
+      this.tooManyEvents(meter, started, res, count);
       return;
     }
     const result = endpoint.parse(parsed);
@@ -298,7 +400,7 @@ export class IngestServer {
     }
 
     const now = Date.now();
-    const { factory, recorder } = this.deps;
+    const { factory } = this.deps;
     const drafts = result.drafts;
     const events: RecorderEvent[] = new Array(drafts.length);
     for (let i = 0; i < drafts.length; i++) events[i] = factory.stamp(drafts[i] as EventDraft, now);
@@ -313,14 +415,7 @@ export class IngestServer {
         );
         return;
       case 'too_large':
-        this.reject(
-          meter,
-          started,
-          res,
-          'queue_full',
-          413,
-          `request carries ${events.length} events, more than the whole queue (queue_size ${recorder.capacity})`,
-        );
+        this.tooManyEvents(meter, started, res, events.length);
         return;
       case 'stopped':
         this.answer(meter, started, res, SHUTTING_DOWN);
@@ -334,6 +429,18 @@ export class IngestServer {
         this.reject(meter, started, res, 'queue_full', 503, 'queue full, retry later', RETRY_AFTER);
         return;
     }
+  }
+
+  /** All or nothing: a request that alone would overfill the queue is refused whole (no retry helps). */
+  private tooManyEvents(meter: EndpointMeter, started: number, res: ServerResponse, count: number): void {
+    this.reject(
+      meter,
+      started,
+      res,
+      'queue_full',
+      413,
+      `request carries ${count} events, more than the whole queue (queue_size ${this.deps.recorder.capacity})`,
+    );
   }
 
   private answer(meter: EndpointMeter, started: number, res: ServerResponse, r: Reply): void {
@@ -390,6 +497,28 @@ function discardThenClose(req: IncomingMessage): void {
   req.on('end', () => clearTimeout(timer));
   req.on('close', () => clearTimeout(timer));
   req.resume();
+}
+
+/** The status a `clientError` answers with; anything else is a 400. */
+const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = {
+  HPE_HEADER_OVERFLOW: 431,
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+};
+
+/**
+ * Whether a response is already being written on this socket (a 413 sent before the body
+ * ended, say): a raw error answer then would corrupt it. node:http's own default handler
+ * makes the same check on the same field, which has no public accessor.
+ */
+function answering(socket: Duplex): boolean {
+  return (socket as { _httpMessage?: ServerResponse | null })._httpMessage?.headersSent === true;
+}
+
+/** What `setSecureContext` takes, and the https server at creation: the client CA only with mTLS. */
+function secureContextOptions(tls: ServerTlsConfig): { cert: string; key: string; ca?: string } {
+  return tls.clientCa === null
+    ? { cert: tls.cert, key: tls.key }
+    : { cert: tls.cert, key: tls.key, ca: tls.clientCa };
 }
 
 function pathOf(req: IncomingMessage): string {

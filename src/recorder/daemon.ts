@@ -136,6 +136,7 @@ export class Daemon {
     logger.info('coroot-event-recorder started', {
       version: this.opts.version,
       listen: `${this.boundAddress.address}:${this.boundAddress.port}`,
+      scheme: this.server.scheme,
       config: this.config.file,
       config_hash: this.config.hash,
       outputs: this.running.map((r) => r.output.name),
@@ -218,6 +219,7 @@ export class Daemon {
     this.running = plan.next;
     this.config = next;
     this.factory.instance = next.instance;
+    if (this.server.reconfigure(next.server)) logger.info('server TLS certificate reloaded', { trigger });
     for (const r of plan.removed) this.retire(r);
     this.watcher?.watchFiles([next.file, ...next.referencedFiles]);
     await this.reconcilePollers(next.ingest.corootApi);
@@ -249,7 +251,10 @@ export class Daemon {
     this.metrics.configLastReloadSuccessTimestamp.set(Date.now() / 1000);
   }
 
-  /** `listen_address` and `queue_size` are bound at start: a change is logged and waits for a restart. */
+  /**
+   * `listen_address`, `queue_size` and the listener's TLS mode are bound at start: a change is
+   * logged and waits for a restart.
+   */
   private keepRestartOnlySettings(next: RecorderConfig): void {
     const { logger } = this.opts;
     if (!this.opts.listenOverride && !sameConfig(next.listenAddress, this.config.listenAddress)) {
@@ -263,6 +268,20 @@ export class Daemon {
         running: this.config.queueSize,
         configured: next.queueSize,
       });
+    }
+    const tlsMode = (c: RecorderConfig): string =>
+      c.server.tls === null
+        ? 'http'
+        : c.server.tls.clientCa === null
+          ? 'https'
+          : 'https with client certificates';
+    if (tlsMode(next) !== tlsMode(this.config)) {
+      // An http listener cannot start speaking TLS, nor a TLS one start asking for client certificates.
+      logger.warn('server.tls changed the listener mode; needs restart, keeping the running mode', {
+        running: tlsMode(this.config),
+        configured: tlsMode(next),
+      });
+      next.server.tls = this.config.server.tls;
     }
     next.listenAddress = this.config.listenAddress;
     next.queueSize = this.config.queueSize;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { CorootAlert, RecorderEvent } from '../../src/events/event.js';
 import { EventFactory } from '../../src/events/factory.js';
 
@@ -61,5 +62,26 @@ export function realisticAlert(seq: number): Partial<CorootAlert> {
     details: [{ name: 'cpu', value: '87%', code: false }],
     url: 'https://coroot.example.com/p/x0xwl4jz/app/prod:default:Deployment:checkout',
     extra: {},
+  };
+}
+
+/**
+ * The webhook body of one Coroot alert whose `summary` identifies it in what the recorder
+ * wrote; the alert id is derived from the summary, so different summaries are different alerts.
+ */
+export function corootAlertPayload(
+  summary: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const id = createHash('sha256').update(summary).digest('hex').slice(0, 12);
+  return {
+    status: 'WARNING',
+    project_name: 'production',
+    application: 'x0xwl4jz:shop:Deployment:catalog',
+    rule_name: 'Low disk space',
+    severity: 'warning',
+    summary,
+    url: `https://coroot.example.com/p/x0xwl4jz/alerts?alert=${id}`,
+    ...extra,
   };
 }

@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, type LogLine, post, type RunningDaemon, startDaemon, tempDir } from '../helpers/daemon.js';
+import { corootAlertPayload } from '../helpers/events.js';
 import { type Labels, parsePromText, sampleSum, scrape } from '../helpers/metrics.js';
 import { type EventLine, readEvents } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
@@ -42,18 +43,7 @@ const summaryOf = (e: EventLine): unknown => e.data.alert?.summary;
 
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-function alert(summary: string): Record<string, unknown> {
-  const n = createHash('sha256').update(summary).digest('hex').slice(0, 12);
-  return {
-    status: 'WARNING',
-    project_name: 'production',
-    application: 'x0xwl4jz:shop:Deployment:catalog',
-    rule_name: 'Low disk space',
-    severity: 'warning',
-    summary,
-    url: `https://coroot.example.com/p/x0xwl4jz/alerts?alert=${n}`,
-  };
-}
+const alert = (summary: string): Record<string, unknown> => corootAlertPayload(summary);
 
 /** The daemon's config hash: the first 16 hex of SHA-256 of the file's text. */
 const hashOf = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 16);

@@ -1,6 +1,5 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: config text uses ${VAR} expansion on purpose
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import {
   createServer as createHttpServer,
   type IncomingHttpHeaders,
@@ -14,7 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
-import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FileOutputConfig } from '../../src/config/file-output.js';
@@ -27,6 +25,7 @@ import { Metrics } from '../../src/metrics.js';
 import { FileOutput } from '../../src/outputs/file.js';
 import type { Output } from '../../src/outputs/output.js';
 import { WebhookOutput } from '../../src/outputs/webhook.js';
+import { makeCertificates } from '../helpers/certs.js';
 import { testAlertEvent } from '../helpers/events.js';
 import { registrySum } from '../helpers/metrics.js';
 import { freePort } from '../helpers/net.js';
@@ -35,7 +34,6 @@ import { waitFor } from '../helpers/wait.js';
 
 const VERSION = '9.9.9-test';
 const P = 'coroot_event_recorder_';
-const run = promisify(execFile);
 
 // ---- events ------------------------------------------------------------------------
 
@@ -748,182 +746,5 @@ describe('webhook output: TLS', () => {
     const [e] = makeEvents(1);
     out.send(e!.line, e!.event);
     await waitFor(async () => (await outcome(h, out.name)).written === 1, { what: 'delivery' });
-  });
-});
-
-/** A CA, a server certificate for 127.0.0.1 / localhost and a client certificate, made with openssl now. */
-async function makeCertificates(dir: string): Promise<void> {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await writeFile(
-    join(dir, 'ca.cnf'),
-    '[req]\ndistinguished_name=dn\nprompt=no\nx509_extensions=v3\n[dn]\nCN=webhook test CA\n[v3]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n',
-  );
-  await run(
-    'openssl',
-    ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-config', 'ca.cnf'],
-    { cwd: dir },
-  );
-  const leaf = async (name: string, ext: string): Promise<void> => {
-    await writeFile(join(dir, `${name}.ext`), ext);
-    await run(
-      'openssl',
-      ['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`],
-      { cwd: dir },
-    );
-    await run(
-      'openssl',
-      [
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        'ca.pem',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-out',
-        `${name}.pem`,
-        '-days',
-        '2',
-        '-extfile',
-        `${name}.ext`,
-      ],
-      { cwd: dir },
-    );
-  };
-  await leaf(
-    'server',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
-  );
-  await leaf('client', 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n');
-}
-
-// ---- secrets -----------------------------------------------------------------------------
-
-describe('webhook output: secrets', () => {
-  it('no credential appears in /metrics or in any log line, on success or failure', async () => {
-    const h = harness();
-    const rx = await startReceiver(scripted([status(500), status(500), status(401)]));
-    const secrets = ['pa55word', 'q-secret', 'h-secret', Buffer.from('bot:pa55word').toString('base64')];
-    const withSecrets = (base: string) =>
-      `${base.replace('http://', 'http://bot:pa55word@')}?token=q-secret#frag`;
-    const out = startWebhook(
-      h,
-      webhookConfig(
-        withSecrets(rx.url),
-        { max_attempts: 2, workers: 1, headers: { 'X-Api-Key': '${KEY}' } },
-        { KEY: 'h-secret' },
-      ),
-    );
-    const refused = startWebhook(
-      h,
-      webhookConfig(withSecrets(`http://127.0.0.1:${await freePort()}/other`), {
-        max_attempts: 2,
-        name: 'refused',
-      }),
-    );
-    const events = makeEvents(3);
-    sendAll(out, events);
-    sendAll(refused, events);
-    await waitFor(
-      async () =>
-        (await drops(h, out.name, 'retries_exhausted')) === 1 &&
-        (await drops(h, out.name, 'rejected')) === 1 &&
-        (await outcome(h, out.name)).written === 1 &&
-        (await drops(h, 'refused', 'retries_exhausted')) === 3,
-      { what: 'every path taken' },
-    );
-    // The credentials did reach the receiver: the test would catch a redaction that broke them.
-    expect(rx.hits[0]!.headers.authorization).toBe(`Basic ${secrets[3]}`);
-    expect(rx.hits[0]!.headers['x-api-key']).toBe('h-secret');
-    expect(rx.hits[0]!.url).toBe('/hook?token=q-secret');
-
-    const text = await h.metrics.registry.metrics();
-    expect(text).toContain(`output="webhook:${rx.url}"`);
-    const logText = h.logs.join('');
-    expect(logText).toContain('ECONNREFUSED');
-    for (const secret of secrets) {
-      expect(text).not.toContain(secret);
-      expect(logText).not.toContain(secret);
-    }
-    expect(text).not.toContain('bot@');
-    expect(logText).not.toContain('bot:');
-  });
-});
-
-// ---- close -------------------------------------------------------------------------------
-
-describe('webhook output: close', () => {
-  it('delivers everything queued when the budget allows', async () => {
-    const h = harness();
-    const rx = await startReceiver();
-    const out = startWebhook(
-      h,
-      webhookConfig(rx.url, { workers: 2, batch: { max_events: 7, flush_interval: '1m' } }),
-    );
-    sendAll(out, makeEvents(50));
-    await out.close(5000);
-    expect(rx.events()).toHaveLength(50);
-    expect(await outcome(h, out.name)).toMatchObject({ written: 50, dropped: 0, failed: 0 });
-    expect(out.pending()).toBe(0);
-    expect(out.isUp()).toBe(false);
-    await waitFor(async () => (await rx.connections()) === 0, { what: 'sockets closed' });
-  });
-
-  it('drains within the budget, then drops the rest as shutdown and releases its sockets', async () => {
-    const h = harness();
-    const rx = await startReceiver((_hit, res) => {
-      setTimeout(() => res.writeHead(200).end(), 100);
-    });
-    const out = startWebhook(h, webhookConfig(rx.url, { workers: 1 }));
-    sendAll(out, makeEvents(20));
-    await waitFor(() => rx.hits.length >= 1, { what: 'first request' });
-    const started = performance.now();
-    await out.close(350);
-    const took = performance.now() - started;
-    expect(took).toBeGreaterThanOrEqual(340);
-    // Delivering all 20 at 100 ms each would take 2 s; the budget cuts it short.
-    expect(took).toBeLessThan(1900);
-    const o = await outcome(h, out.name);
-    expect(o.written).toBeGreaterThanOrEqual(1);
-    expect(o.written).toBeLessThan(20);
-    expect(await drops(h, out.name, 'shutdown')).toBe(20 - o.written);
-    expect(out.pending()).toBe(0);
-    await expectAccounted(h, out, 20);
-    await waitFor(async () => (await rx.connections()) === 0, { what: 'sockets closed' });
-
-    const [late] = makeEvents(1);
-    expect(out.send(late!.line, late!.event)).toBe(false);
-    expect(await drops(h, out.name, 'closed')).toBe(1);
-    await expectAccounted(h, out, 21);
-  });
-
-  it('does not sit out a retry wait that ends after the budget', async () => {
-    const h = harness();
-    const rx = await startReceiver(status(503, { 'Retry-After': '10' }));
-    const out = startWebhook(h, webhookConfig(rx.url, { max_attempts: 10, max_backoff: '20s' }));
-    const [e] = makeEvents(1);
-    out.send(e!.line, e!.event);
-    await waitFor(() => rx.hits.length >= 1, { what: 'first attempt' });
-    const started = performance.now();
-    // The 10 s wait cannot end within 3 s: the event is dropped at once, not at the deadline.
-    await out.close(3000);
-    expect(performance.now() - started).toBeLessThan(1500);
-    expect(await drops(h, out.name, 'shutdown')).toBe(1);
-    expect(await outcome(h, out.name)).toMatchObject({ retries: 0, written: 0, failed: 0, dropped: 1 });
-    expect(rx.hits).toHaveLength(1);
-  });
-
-  it('close before start, twice, with nothing queued: resolves, never rejects', async () => {
-    const h = harness();
-    const out = new WebhookOutput(webhookConfig('http://127.0.0.1:9/x'), {
-      metrics: h.metrics,
-      logger: h.logger,
-      version: VERSION,
-    });
-    expect(out.close(100)).toBe(out.close(100));
-    await expect(out.close(100)).resolves.toBeUndefined();
-    expect(out.isUp()).toBe(false);
   });
 });

@@ -13,6 +13,7 @@ import { COROOT_API_KEYS } from '../../src/config/coroot-api.js';
 import { FILE_OUTPUT_KEYS } from '../../src/config/file-output.js';
 import { KAFKA_OUTPUT_KEYS, SASL_KEYS } from '../../src/config/kafka-output.js';
 import { INGEST_ENDPOINT_KEYS, TOP_LEVEL_KEYS } from '../../src/config/schema.js';
+import { SERVER_AUTH_KEYS, SERVER_KEYS, SERVER_TLS_KEYS } from '../../src/config/server.js';
 import { BATCH_KEYS, WEBHOOK_OUTPUT_KEYS } from '../../src/config/webhook-output.js';
 import { parseTestConfig } from '../helpers/config.js';
 import { ROOT } from '../helpers/daemon.js';
@@ -41,6 +42,9 @@ const KNOWN_LISTS = new Set([
   'BATCH_KEYS',
   'KAFKA_OUTPUT_KEYS',
   'SASL_KEYS',
+  'SERVER_KEYS',
+  'SERVER_TLS_KEYS',
+  'SERVER_AUTH_KEYS',
 ]);
 const NOT_CONFIG_KEYS = new Set(['KAFKA_KEYS']);
 
@@ -51,6 +55,15 @@ const without = (keys: readonly string[], drop: readonly string[]): string[] =>
 /** Each documented section (by heading) and the keys its tables must list, no more, no fewer. */
 const SECTIONS: Array<{ heading: string; keys: string[] }> = [
   { heading: '## Top level', keys: [...TOP_LEVEL_KEYS] },
+  {
+    heading: '## `server`',
+    keys: [
+      ...SERVER_KEYS,
+      ...prefixed('tls', SERVER_TLS_KEYS),
+      ...prefixed('auth', SERVER_AUTH_KEYS),
+      ...prefixed('auth.basic_auth', BASIC_AUTH_KEYS),
+    ],
+  },
   { heading: '## `ingest`', keys: [...INGEST_KEYS] },
   {
     heading: '### `ingest.coroot` and `ingest.alertmanager`',
@@ -121,7 +134,16 @@ function everyKeyYaml(): string {
   const outputNested = (extra: Record<string, readonly string[]>): Record<string, string> =>
     Object.fromEntries(Object.entries(extra).map(([k, keys]) => [k, inner(keys, '      ')]));
   return [
-    map(without(TOP_LEVEL_KEYS, ['ingest', 'file_outputs', 'webhook_outputs', 'kafka_outputs'])),
+    map(without(TOP_LEVEL_KEYS, ['server', 'ingest', 'file_outputs', 'webhook_outputs', 'kafka_outputs'])),
+    'server:',
+    map(
+      SERVER_KEYS,
+      {
+        tls: inner(SERVER_TLS_KEYS, '    '),
+        auth: `\n${map(SERVER_AUTH_KEYS, { basic_auth: inner(BASIC_AUTH_KEYS, '      ') }, '    ')}`,
+      },
+      '  ',
+    ),
     'ingest:',
     '  coroot:',
     map(INGEST_ENDPOINT_KEYS, auth, '    '),

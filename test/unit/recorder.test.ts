@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { OutputFilter } from '../../src/config/common.js';
-import type { EventDraft, RecorderEvent } from '../../src/events/event.js';
+import type { EventDraft, JsonObject, RecorderEvent } from '../../src/events/event.js';
 import { EventFactory } from '../../src/events/factory.js';
 import { silentLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
@@ -58,7 +58,7 @@ describe('Recorder', () => {
     const out = new CollectingOutput('a');
     recorder.swapOutputs([{ output: out, filter: ALL }]);
     // A BigInt makes JSON.stringify throw, standing in for any serialization bug.
-    const bad = event(2, { data: { alert: { n: BigInt(2) } } });
+    const bad = event(2, { data: { alert: { n: BigInt(2) } } as unknown as JsonObject });
     expect(recorder.recordAll([event(1), bad, event(3)])).toBe('accepted');
     await waitFor(() => out.events.length === 2);
     expect(out.events.map((e) => e.fingerprint)).toEqual([event(1).fingerprint, event(3).fingerprint]);
