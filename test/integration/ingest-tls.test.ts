@@ -305,6 +305,10 @@ file_outputs:
         expect(ok.status, path).toBe(200);
       }
       expect(d.rawStderr()).not.toContain('hunter2');
+      // Nor does any line of the private key's body (secrets kept, issue 7).
+      const keyLines = (await readFile(join(dir, 'm-server.key'), 'utf8')).split('\n').slice(1, -2);
+      expect(keyLines.length).toBeGreaterThan(0);
+      for (const line of keyLines) expect(d.rawStderr()).not.toContain(line);
     });
   });
 
