@@ -8,6 +8,7 @@ import { Backoff } from './backoff.js';
 import type { OutputDeps } from './factory.js';
 import { WriteBatch } from './file/batch.js';
 import {
+  appendBuffers,
   errnoCode,
   type FileId,
   fileIdAt,
@@ -501,7 +502,7 @@ export class FileOutput implements Output {
     this.flushing = true;
     try {
       while (batch.remaining > 0) {
-        const { bytesWritten } = await file.handle.writev(batch.unwritten());
+        const bytesWritten = await appendBuffers(file, batch.unwritten());
         if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
         batch.advance(bytesWritten);
         this.dirty = true;

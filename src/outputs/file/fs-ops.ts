@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, writev } from 'node:fs';
 import { type FileHandle, mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -30,6 +30,21 @@ export async function openAppend(path: string, mode: number, create: boolean): P
     await handle.close().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * Appends `buffers` with one writev on the descriptor. The callback API, not
+ * FileHandle.writev: the latter wraps each call in async functions and ref-counting that
+ * cost more on the main thread than the write's own dispatch to the thread pool, once per
+ * flush. Only the output's I/O loop uses the descriptor, so it cannot be closed meanwhile.
+ */
+export function appendBuffers(file: OpenedFile, buffers: readonly Buffer[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    writev(file.handle.fd, buffers as Buffer[], (err, bytesWritten) => {
+      if (err) reject(err);
+      else resolve(bytesWritten);
+    });
+  });
 }
 
 /** The file now at `path`, or null when nothing is there. */
