@@ -3,7 +3,7 @@
  * sending the same messages with the same client, producer and batch settings in the same
  * run (the ceiling). Target: output ≥ 0.8 of bare.
  *
- * Uses KAFKA_BROKERS when set, else starts its own broker (test/kafka/broker.ts).
+ * Uses the run's shared broker (kafka-broker.ts: KAFKA_BROKERS when set, else a local one).
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -16,8 +16,8 @@ import { kafkaClientConfig, produceOptions, producerConfig } from '../../src/out
 import { kafkaLogCreator, kafkaLogLevel } from '../../src/outputs/kafka/log-bridge.js';
 import { registerSnappyCodec } from '../../src/outputs/kafka/snappy.js';
 import { KafkaOutput } from '../../src/outputs/kafka.js';
-import { KafkaBroker, missingPrerequisites } from '../kafka/broker.js';
 import { alertItems, type BenchItem } from './events.js';
+import { createTopic, sharedBroker } from './kafka-broker.js';
 import { median, round } from './stats.js';
 import type { BenchOptions, BenchResult } from './types.js';
 
@@ -114,38 +114,24 @@ async function runOutput(output: KafkaOutput, config: KafkaOutputConfig, items: 
 
 export async function benchKafka(opts: BenchOptions): Promise<BenchResult[]> {
   registerSnappyCodec();
-  let broker: KafkaBroker | null = null;
-  let address = process.env.KAFKA_BROKERS ?? null;
-  if (!address) {
-    const missing = missingPrerequisites();
-    if (missing) {
-      return [{ scenario: 'kafka output', unit: 'events/s', value: Number.NaN, note: `skipped: ${missing}` }];
-    }
-    broker = await KafkaBroker.start();
-    address = broker.brokers;
+  const broker = await sharedBroker();
+  if ('skipped' in broker) {
+    return [
+      { scenario: '7 kafka output', unit: 'events/s', value: Number.NaN, note: `skipped: ${broker.skipped}` },
+    ];
   }
-  try {
-    const n = opts.quick ? 20_000 : 50_000;
-    const rounds = opts.quick ? 2 : 6;
-    const items = makeItems(n);
-    const warm = items.slice(0, Math.min(5000, n / 4));
-    const admin = new Kafka({ brokers: [address], logLevel: 0 }).admin();
-    await admin.connect();
-    const results: BenchResult[] = [];
-    try {
-      for (const setting of SETTINGS) {
-        const topic = `bench-${randomUUID().slice(0, 8)}`;
-        await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
-        const config = configFor(address, topic, setting.over, 8192);
-        results.push(await measure(setting, config, items, warm, rounds));
-      }
-    } finally {
-      await admin.disconnect();
-    }
-    return results;
-  } finally {
-    await broker?.destroy();
+  const n = opts.quick ? 8_000 : 50_000;
+  const rounds = opts.quick ? 2 : 6;
+  const items = makeItems(n);
+  const warm = items.slice(0, Math.min(5000, n / 4));
+  const results: BenchResult[] = [];
+  for (const setting of SETTINGS) {
+    const topic = `bench-${randomUUID().slice(0, 8)}`;
+    await createTopic(broker.address, topic, PARTITIONS);
+    const config = configFor(broker.address, topic, setting.over, 8192);
+    results.push(await measure(setting, config, items, warm, rounds));
   }
+  return results;
 }
 
 async function measure(
@@ -196,7 +182,7 @@ async function measure(
       ?.get()
       .then((m) => m.values.filter((v) => v.labels.result !== 'written').reduce((s, v) => s + v.value, 0));
     return {
-      scenario: `kafka output (${setting.label})`,
+      scenario: `7 kafka output (${setting.label})`,
       unit: 'events/s',
       value: Math.round(ours),
       ceiling: Math.round(bare),

@@ -1,62 +1,135 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { benchAlertmanager } from './alertmanager.bench.js';
 import { benchIngest } from './ingest.bench.js';
+import { benchKafka } from './kafka.bench.js';
+import { prestartBroker, stopBroker } from './kafka-broker.js';
+import { benchLatency } from './latency.bench.js';
+import { benchOverload } from './overload.bench.js';
 import { ROOT } from './processes.js';
 import { benchRecord } from './record.bench.js';
+import { benchScaling } from './scaling.bench.js';
 import type { BenchOptions, BenchResult } from './types.js';
+import { benchWebhook } from './webhook.bench.js';
 
 /**
- * `npm run bench [-- --quick] [-- --out FILE] [-- --only NAME,...]`: runs every scenario,
+ * `npm run bench [-- --quick] [-- --out FILE] [-- --only NAME,...] [-- --build]`: runs every scenario,
  * prints a table and writes JSON with the machine's facts. It measures; it asserts nothing.
+ * `--only` takes scenario numbers or short names: `--only 1,latency,kafka`. dist/ is rebuilt
+ * first when a source is newer than it, or always with `--build`.
  */
-type Scenario = { name: string; run: (o: BenchOptions) => Promise<BenchResult[]> };
+interface Scenario {
+  id: number;
+  name: string;
+  run: (o: BenchOptions) => Promise<BenchResult[]>;
+  /** Needs the Kafka broker (started once, shared). */
+  kafka?: boolean;
+}
 
-async function optional(modulePath: string, exportName: string): Promise<Scenario['run'] | null> {
-  try {
-    const mod = (await import(modulePath)) as Record<string, unknown>;
-    const fn = mod[exportName];
-    return typeof fn === 'function' ? (fn as Scenario['run']) : null;
-  } catch (err) {
-    process.stderr.write(`skipping ${modulePath}: ${(err as Error).message}\n`);
-    return null;
+const SCENARIOS: Scenario[] = [
+  { id: 1, name: 'record', run: benchRecord },
+  { id: 2, name: 'ingest', run: benchIngest },
+  { id: 3, name: 'alertmanager', run: benchAlertmanager },
+  { id: 4, name: 'latency', run: benchLatency },
+  { id: 5, name: 'overload', run: benchOverload },
+  { id: 6, name: 'webhook', run: benchWebhook },
+  { id: 7, name: 'kafka', run: benchKafka, kafka: true },
+  { id: 8, name: 'scaling', run: benchScaling, kafka: true },
+];
+
+function selected(only: string | undefined): Scenario[] {
+  if (!only) return SCENARIOS;
+  const wanted = only.split(',').map((s) => s.trim().toLowerCase());
+  for (const w of wanted) {
+    if (!SCENARIOS.some((s) => String(s.id) === w || s.name === w)) {
+      throw new Error(
+        `--only: unknown scenario "${w}"; known: ${SCENARIOS.map((s) => `${s.id}|${s.name}`).join(', ')}`,
+      );
+    }
   }
+  return SCENARIOS.filter((s) => wanted.includes(String(s.id)) || wanted.includes(s.name));
+}
+
+/** The newest (or oldest) modification time of the files under `path` that `keep` picks. */
+function mtimes(
+  path: string,
+  keep: (file: string) => boolean,
+  pick: (a: number, b: number) => number,
+): number {
+  if (!existsSync(path)) return Number.NaN;
+  const st = statSync(path);
+  if (!st.isDirectory()) return keep(path) ? st.mtimeMs : Number.NaN;
+  let acc = Number.NaN;
+  for (const entry of readdirSync(path)) {
+    const m = mtimes(join(path, entry), keep, pick);
+    if (!Number.isNaN(m)) acc = Number.isNaN(acc) ? m : pick(acc, m);
+  }
+  return acc;
+}
+
+/**
+ * Whether dist/ is older than what it is built from. tsc rewrites every output on each
+ * build, so the oldest .js in dist/ is the time of the last complete build.
+ */
+function distIsStale(): boolean {
+  const built = mtimes(join(ROOT, 'dist'), (f) => f.endsWith('.js'), Math.min);
+  const sources = ['src', 'cmd', 'tsconfig.json', 'tsconfig.build.json', 'package.json'].map((p) =>
+    mtimes(join(ROOT, p), () => true, Math.max),
+  );
+  return Number.isNaN(built) || sources.some((m) => Number.isNaN(m) || m > built);
+}
+
+/** `npm run build`, asynchronously, so a broker can boot meanwhile. */
+function build(): Promise<void> {
+  return new Promise((resolveBuild, reject) => {
+    const child = spawn('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolveBuild() : reject(new Error(`build exited with ${code}`)),
+    );
+  });
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean' }, out: { type: 'string' }, only: { type: 'string' } },
+    options: {
+      quick: { type: 'boolean' },
+      out: { type: 'string' },
+      only: { type: 'string' },
+      build: { type: 'boolean' },
+    },
   });
-  const opts: BenchOptions = { quick: values.quick === true };
+  const opts: BenchOptions = { quick: values.quick === true, context: {} };
   const out = resolve(values.out ?? resolve(ROOT, 'bench/results.json'));
-  execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
-
-  const scenarios: Scenario[] = [
-    { name: 'record', run: benchRecord },
-    { name: 'ingest', run: benchIngest },
-  ];
-  const webhook = await optional('./webhook.bench.js', 'benchWebhook');
-  if (webhook) scenarios.push({ name: 'webhook', run: webhook });
-  const kafka = await optional('./kafka.bench.js', 'benchKafka');
-  if (kafka) scenarios.push({ name: 'kafka', run: kafka });
-
-  const only = values.only ? new Set(values.only.split(',')) : null;
+  const scenarios = selected(values.only);
+  // A quick run boots the broker while tsc builds, when nothing is being measured; a full
+  // run boots it when the first Kafka scenario needs it, so it never idles beside the others.
+  if (opts.quick && scenarios.some((s) => s.kafka)) prestartBroker();
   const results: BenchResult[] = [];
-  for (const s of scenarios) {
-    if (only && !only.has(s.name)) continue;
-    process.stderr.write(`running ${s.name}${opts.quick ? ' (quick)' : ''}...\n`);
-    try {
-      results.push(...(await s.run(opts)));
-    } catch (err) {
-      results.push({
-        scenario: s.name,
-        unit: '',
-        value: Number.NaN,
-        note: `failed: ${(err as Error).message}`,
-      });
+  try {
+    // The daemon under test is dist/: rebuild it when any source is newer (or always with --build).
+    if (values.build === true || distIsStale()) await build();
+    else process.stderr.write('dist/ is newer than every source: not rebuilding (--build forces it)\n');
+    for (const s of scenarios) {
+      process.stderr.write(`running ${s.id} ${s.name}${opts.quick ? ' (quick)' : ''}...\n`);
+      const t0 = Date.now();
+      try {
+        results.push(...(await s.run(opts)));
+      } catch (err) {
+        results.push({
+          scenario: `${s.id} ${s.name}`,
+          unit: '',
+          value: Number.NaN,
+          note: `failed: ${(err as Error).message}`,
+        });
+      }
+      process.stderr.write(`  ${s.id} ${s.name}: ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
     }
+  } finally {
+    await stopBroker();
   }
   printTable(results);
   let commit = 'unknown';
@@ -72,6 +145,7 @@ async function main(): Promise<void> {
     cpus: cpus().length,
     cpu_model: cpus()[0]?.model ?? 'unknown',
     quick: opts.quick,
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
     results,
   };
   mkdirSync(dirname(out), { recursive: true });
@@ -89,7 +163,8 @@ function printTable(results: BenchResult[]): void {
     r.ratio !== undefined ? String(r.ratio) : '',
     r.target ?? '',
     r.met === undefined ? '' : r.met ? 'yes' : 'NO',
-    r.note ?? '',
+    // One line per row: a failure's message may carry a stack or a log excerpt.
+    (r.note ?? '').replace(/\s+/g, ' '),
   ]);
   const header = ['scenario', 'value', 'ceiling', 'ratio', 'target', 'met', 'note'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));

@@ -10,6 +10,13 @@ export function median(values: readonly number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/** The `p`-th percentile (0..100, nearest rank) of `sorted`, which must be sorted ascending; NaN for none. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
+}
+
 /** `n` rounded to `digits` decimals, for reporting. */
 export function round(n: number, digits = 1): number {
   const f = 10 ** digits;

@@ -116,7 +116,7 @@ async function bareUndici(
  */
 export async function benchWebhook(opts: BenchOptions): Promise<BenchResult[]> {
   const warmupSec = opts.quick ? 0.5 : 1;
-  const durationSec = opts.quick ? 2 : 3;
+  const durationSec = opts.quick ? 1 : 3;
   const rounds = opts.quick ? 1 : 3;
   const receiver = await startBareServer();
   const url = `http://127.0.0.1:${receiver.port}/hook`;
@@ -140,7 +140,7 @@ export async function benchWebhook(opts: BenchOptions): Promise<BenchResult[]> {
   const batchedRequests = median(batched.map((b) => b.requestsPerSec));
   return [
     {
-      scenario: `webhook delivery (batching off, ${WORKERS} workers)`,
+      scenario: `6 webhook delivery (batching off, ${WORKERS} workers)`,
       unit: 'events/s',
       value: round(value, 0),
       ceiling: round(ceiling, 0),
@@ -148,7 +148,7 @@ export async function benchWebhook(opts: BenchOptions): Promise<BenchResult[]> {
       note: `ceiling: bare undici Pool POSTs at the same concurrency; ${body.length} B events; receiver: bare node:http in its own process; ${rounds} round(s) x ${durationSec}s`,
     },
     {
-      scenario: `webhook delivery (batch: {} = up to 100 events/request, ${WORKERS} workers)`,
+      scenario: `6 webhook delivery (batch: {} = up to 100 events/request, ${WORKERS} workers)`,
       unit: 'events/s',
       value: round(batchedEvents, 0),
       note: `${round(batchedRequests, 0)} requests/s, ${round(batchedEvents / Math.max(1, batchedRequests), 1)} events/request; ${rounds} round(s) x ${durationSec}s`,
