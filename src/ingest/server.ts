@@ -338,6 +338,13 @@ export class IngestServer {
       );
       return;
     }
+    if (config.onQueueFull === 'reject' && this.deps.recorder.full) {
+      // Refused before the body is parsed: under overload, parsing what will be refused anyway
+      // would take the CPU the write loop needs to make room. The body is read and discarded.
+      req.resume();
+      this.queueFull(meter, started, res);
+      return;
+    }
     readBody(req, config.maxBodyBytes, (body) => {
       try {
         this.ingestBody(endpoint, meter, started, config, req, res, body);
@@ -426,9 +433,14 @@ export class IngestServer {
           this.answer(meter, started, res, jsonReply(202, { accepted: 0, dropped: events.length }));
           return;
         }
-        this.reject(meter, started, res, 'queue_full', 503, 'queue full, retry later', RETRY_AFTER);
+        this.queueFull(meter, started, res);
         return;
     }
+  }
+
+  /** 503 with Retry-After: senders (Alertmanager, Coroot) retry later. */
+  private queueFull(meter: EndpointMeter, started: number, res: ServerResponse): void {
+    this.reject(meter, started, res, 'queue_full', 503, 'queue full, retry later', RETRY_AFTER);
   }
 
   /** All or nothing: a request that alone would overfill the queue is refused whole (no retry helps). */

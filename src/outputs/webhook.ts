@@ -114,7 +114,12 @@ export class WebhookOutput implements Output {
       this.meter.lost('closed');
       return false;
     }
-    if (!this.queue.push(jsonOf(line), this.config.batch ? performance.now() : 0)) {
+    // Full is checked before slicing the line: a receiver that is down must cost as little
+    // per event as possible, since every event then ends here.
+    if (
+      this.queue.length >= this.queue.capacity ||
+      !this.queue.push(jsonOf(line), this.config.batch ? performance.now() : 0)
+    ) {
       this.meter.lost('buffer_full');
       this.noteDrop();
       return false;

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { OutputFilter } from '../config/common.js';
 import { type EventSource, type EventType, type RecorderEvent, SEVERITIES } from '../events/event.js';
 import { serializeEvent } from '../events/serialize.js';
@@ -15,8 +16,15 @@ export interface OutputSlot {
 
 export type RecordResult = 'accepted' | 'queue_full' | 'too_large' | 'stopped';
 
-/** Events processed per turn of the loop before it yields to I/O (outputs flush between turns). */
-const LOOP_BATCH = 512;
+/**
+ * A turn of the loop hands over everything queued when it began, in slices of this many
+ * events, checking the clock between slices. A fixed count per turn fell behind whenever
+ * one turn of ingest added more (a few 100-alert Alertmanager webhooks): the queue then
+ * filled and senders got 503s while the process had CPU to spare.
+ */
+const LOOP_SLICE = 256;
+/** How long one turn may run before yielding to I/O (ingest, output flushes), however much is queued. */
+const LOOP_BUDGET_MS = 10;
 
 /**
  * The bounded queue and its single write loop (ARCHITECTURE.md). `record` is synchronous
@@ -43,6 +51,11 @@ export class Recorder {
     this.droppedShutdown = metrics.droppedCell('shutdown');
     this.droppedQueueFull = metrics.droppedCell('queue_full');
     this.droppedUnserializable = metrics.droppedCell('unserializable');
+  }
+
+  /** No room for even one event: a request now would be refused whatever it holds. */
+  get full(): boolean {
+    return this.queue.free === 0;
   }
 
   get capacity(): number {
@@ -141,7 +154,11 @@ export class Recorder {
   private readonly runLoop = (): void => {
     this.loopScheduled = false;
     try {
-      this.processBatch(LOOP_BATCH);
+      const deadline = performance.now() + LOOP_BUDGET_MS;
+      for (let left = this.queue.length; left > 0; left -= LOOP_SLICE) {
+        this.processBatch(Math.min(left, LOOP_SLICE));
+        if (performance.now() >= deadline) break;
+      }
     } catch (err) {
       // An output broke its contract by throwing; the loop must keep going for the others.
       this.logger.error('write loop error', { err });
