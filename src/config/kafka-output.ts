@@ -1,5 +1,5 @@
 import { FILTER_KEYS, type OutputFilter, readFilter, readTls, type TlsConfig } from './common.js';
-import type { MapReader } from './reader.js';
+import { hideUserinfo, type MapReader } from './reader.js';
 
 /**
  * `kafka_outputs[]` (CONFIG.md). Events are collected in the output's own bounded buffer
@@ -163,7 +163,7 @@ function readBrokers(m: MapReader): string[] {
     m.ctx.error(
       node,
       path,
-      `must be host:port (a host name or IPv4 address; IPv6 literals are not supported), got ${JSON.stringify(value ?? null)}`,
+      `must be host:port (a host name or IPv4 address; IPv6 literals are not supported), got ${JSON.stringify(typeof value === 'string' ? hideUserinfo(value) : (value ?? null))}`,
     );
   }
   return out;

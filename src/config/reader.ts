@@ -374,6 +374,14 @@ export class MapReader {
   }
 }
 
+/**
+ * A bad address as an error shows it: whatever precedes an `@` (user:password, put where no
+ * credentials belong) is replaced, so a misplaced secret does not reach logs through the error.
+ */
+export function hideUserinfo(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^@/]*@/i, '$1<hidden>@');
+}
+
 /** A scalar after `${VAR}` expansion, with the text the file holds. */
 interface Scalar {
   value: unknown;

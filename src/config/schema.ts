@@ -3,7 +3,7 @@ import { HTTP_AUTH_KEYS, type HttpAuth, readHttpAuth } from './common.js';
 import { COROOT_API_KEYS, type CorootApiConfig, checkCorootApiUnique, readCorootApi } from './coroot-api.js';
 import { FILE_OUTPUT_KEYS, type FileOutputConfig, readFileOutput } from './file-output.js';
 import { KAFKA_OUTPUT_KEYS, type KafkaOutputConfig, readKafkaOutput } from './kafka-output.js';
-import type { MapReader } from './reader.js';
+import { hideUserinfo, type MapReader } from './reader.js';
 import { readServer, type ServerConfig } from './server.js';
 import { readWebhookOutput, WEBHOOK_OUTPUT_KEYS, type WebhookOutputConfig } from './webhook-output.js';
 
@@ -99,7 +99,7 @@ export function readRecorderConfig(root: MapReader, file: string, hash: string):
   if (!listenAddress) {
     root.error(
       'listen_address',
-      `must be host:port (e.g. 127.0.0.1:9880 or :9880), got ${JSON.stringify(listenText)}`,
+      `must be host:port (e.g. 127.0.0.1:9880 or :9880), got ${JSON.stringify(hideUserinfo(listenText))}`,
     );
     listenAddress = parseListenAddress(DEFAULTS.listenAddress) as ListenAddress;
   }

@@ -88,6 +88,18 @@ describe('kafka_outputs config', () => {
     expect(errors).toContain('/etc/cer/recorder.yaml:2: kafka_outputs[0].topic: is required');
   });
 
+  it('a broker or listen address with user:password@ in it is shown without them', () => {
+    const errors = errorsOf(
+      'listen_address: "admin:hunter2-listen@0.0.0.0:9880"\nkafka_outputs:\n  - topic: t\n    brokers: ["kafka:hunter2-broker@k:9092", "sasl://u:hunter2-url@k:9092"]\n',
+    );
+    expect(errors).toEqual([
+      expect.stringMatching(/:1: listen_address: must be host:port .*got "<hidden>@0\.0\.0\.0:9880"$/),
+      expect.stringMatching(/:4: kafka_outputs\[0\]\.brokers\[0\]: .*got "<hidden>@k:9092"$/),
+      expect.stringMatching(/:4: kafka_outputs\[0\]\.brokers\[1\]: .*got "sasl:\/\/<hidden>@k:9092"$/),
+    ]);
+    expect(errors.join('\n')).not.toContain('hunter2');
+  });
+
   it('rejects brokers that are not host:port, each by its index', () => {
     const yaml =
       'kafka_outputs:\n  - topic: t\n    brokers:\n      - 127.0.0.1:9092\n      - kafka\n      - "[::1]:9092"\n      - host:99999\n';
