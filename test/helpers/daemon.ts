@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { waitFor } from './wait.js';
@@ -28,8 +28,20 @@ export interface RunningDaemon {
   exited: Promise<number | null>;
 }
 
+/** Folders made by `tempDir` in this worker, removed after each test file (test/helpers/cleanup.ts). */
+const madeDirs = new Set<string>();
+
 export async function tempDir(prefix = 'cer-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  madeDirs.add(dir);
+  return dir;
+}
+
+/** Removes every folder `tempDir` made; a daemon killed just before may still be closing files. */
+export async function removeTempDirs(): Promise<void> {
+  const dirs = [...madeDirs];
+  madeDirs.clear();
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true, maxRetries: 3 }).catch(() => {})));
 }
 
 function ensureBuilt(): void {
