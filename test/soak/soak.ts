@@ -87,6 +87,9 @@ const BYTES_PER_SLOT_FACTOR = 4;
 const MEMORY_SLACK_BYTES = 96 * 1024 * 1024;
 
 /** Defaults for a run of `durationMs`; short runs scale the Kafka cycle so at least one fits. */
+/** Requests the senders keep in flight; beyond it they skip (the daemon slowed them down). */
+const MAX_IN_FLIGHT = 64;
+
 export function defaultOptions(durationMs = 5 * 60_000): SoakOptions {
   const short = durationMs < 90_000;
   return {
@@ -250,7 +253,7 @@ export async function run(partial: Partial<SoakOptions> = {}): Promise<SoakResul
       baseUrl: d.baseUrl,
       rate: opts.rate,
       eventsPerRequest: opts.eventsPerRequest,
-      maxInFlight: 64,
+      maxInFlight: MAX_IN_FLIGHT,
       requestTimeoutMs: 10_000,
     });
     const liveLoad = load;
@@ -778,7 +781,7 @@ export function formatReport({ report: r, failures }: SoakResult): string {
   const pct = (n: number, of: number): string => (of === 0 ? '0%' : `${((100 * n) / of).toFixed(1)}%`);
   const lines = [
     `soak: ${r.durationS}s at ${r.load.ratePerS} events/s offered (${r.load.corootRequests} Coroot + ${r.load.alertmanagerRequests} Alertmanager requests)`,
-    `  senders: offered ${r.load.offered}, accepted ${r.load.accepted}, refused (503) ${r.load.refused}, failed ${r.load.failed}, skipped ${r.load.skipped} (64 requests unanswered); answer time p50 ${r.load.latencyMs.p50} ms, p99 ${r.load.latencyMs.p99} ms, max ${r.load.latencyMs.max} ms`,
+    `  senders: offered ${r.load.offered}, accepted ${r.load.accepted}, refused (503) ${r.load.refused}, failed ${r.load.failed}, skipped ${r.load.skipped} (not sent while ${MAX_IN_FLIGHT} requests were unanswered); answer time p50 ${r.load.latencyMs.p50} ms, p99 ${r.load.latencyMs.p99} ms, max ${r.load.latencyMs.max} ms`,
     `  daemon-side answer time: ${r.serverSlow.over100ms} requests over 100 ms, ${r.serverSlow.over1s} over 1 s`,
     `  recorder: received ${r.received}: ${r.ingested} posted (accepted + 1 warm-up) and ${r.received - r.ingested} of its own lifecycle events`,
     '  output    handed   written   failed  dropped  observed  dups  drops by reason',
