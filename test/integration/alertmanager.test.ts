@@ -183,12 +183,25 @@ file_outputs:
           endpoint: 'alertmanager',
           code: '503',
         });
+      const post = (names: readonly string[]): Promise<void> =>
+        am.postAlerts(names.map((name) => ({ labels: { alertname: name, severity: 'warning' } })));
       try {
-        await am.postAlerts(NAMES.map((name) => ({ labels: { alertname: name, severity: 'warning' } })));
-        await waitFor(async () => (await refused()) >= 1, {
-          timeoutMs: 30_000,
-          what: 'a 503 to Alertmanager',
-        });
+        await post(NAMES);
+        // Alertmanager sends each group once; if every notification happened to find the slot
+        // free, nothing would be retried. So raise new groups (new notifications after
+        // group_wait) until one of them meets the full queue.
+        let round = 0;
+        await waitFor(
+          async () => {
+            if ((await refused()) >= 1) return true;
+            const more = Array.from({ length: 4 }, (_, i) => `QueueTest${round}x${i}`);
+            round++;
+            NAMES.push(...more);
+            await post(more);
+            return false;
+          },
+          { timeoutMs: 60_000, intervalMs: 1000, what: 'a 503 to Alertmanager' },
+        );
       } finally {
         flooding = false;
         await Promise.all(workers);
@@ -215,6 +228,6 @@ file_outputs:
       ).toBeGreaterThanOrEqual(1);
       // Refused with 503 means retried by the sender, not lost: nothing counted as dropped.
       expect(sampleSum(metrics, `${M}events_dropped_total`)).toBe(0);
-    });
+    }, 150_000);
   });
 });
