@@ -83,11 +83,10 @@ export function readPemFile(m: MapReader, key: string): string | null {
 export function readTls(parent: MapReader, key = 'tls'): TlsConfig | null {
   const m = parent.map(key, TLS_KEYS);
   if (!m) return null;
-  const readPem = (k: string): string | null => readPemFile(m, k);
   const tls: TlsConfig = {
-    ca: readPem('ca_file'),
-    cert: readPem('cert_file'),
-    key: readPem('key_file'),
+    ca: readPemFile(m, 'ca_file'),
+    cert: readPemFile(m, 'cert_file'),
+    key: readPemFile(m, 'key_file'),
     serverName: m.optionalString('server_name'),
     insecureSkipVerify: m.bool('insecure_skip_verify', false),
   };

@@ -362,7 +362,8 @@ export class MapReader {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? 'error';
         // A path taken from the environment is shown as written, like any expanded value.
-        const raw = (this.pairs.get(fileKey)?.value as { value?: unknown } | undefined)?.value;
+        const node = this.nodeOf(fileKey);
+        const raw = isScalar(node) ? node.value : undefined;
         const where = typeof raw === 'string' && raw.includes('$') ? `${raw} (from the environment)` : path;
         this.error(fileKey, `cannot read ${where}: ${code}`);
         return null;

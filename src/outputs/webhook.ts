@@ -116,14 +116,12 @@ export class WebhookOutput implements Output {
     }
     // Full is checked before slicing the line: a receiver that is down must cost as little
     // per event as possible, since every event then ends here.
-    if (
-      this.queue.length >= this.queue.capacity ||
-      !this.queue.push(jsonOf(line), this.config.batch ? performance.now() : 0)
-    ) {
+    if (this.queue.full) {
       this.meter.lost('buffer_full');
       this.noteDrop();
       return false;
     }
+    this.queue.push(jsonOf(line), this.config.batch ? performance.now() : 0);
     this.meter.queued(this.pending());
     if (this.active < this.config.workers) this.schedulePump();
     return true;

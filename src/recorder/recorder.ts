@@ -169,7 +169,7 @@ export class Recorder {
 
   /**
    * Parsers only accept what JSON.stringify can write, so a failure here is a bug; it must
-   * still be counted rather than abort the batch and lose the events after it uncounted.
+   * still be counted, not escape to the loop's catch and leave the event lost uncounted.
    */
   private serialize(event: RecorderEvent): Buffer | null {
     try {

@@ -1,3 +1,4 @@
+import { FILE_OUTPUT_DEFAULTS, type FileOutputConfig } from '../../src/config/file-output.js';
 import { type LoadResult, parseConfigText } from '../../src/config/load.js';
 import type { OutputConfig, RecorderConfig } from '../../src/config/schema.js';
 
@@ -49,4 +50,26 @@ export function errorsOf(...source: Source): string[] {
   const r = parseTestConfig(...source);
   if (r.ok) throw new Error('expected the config to be rejected');
   return r.issues.map(String);
+}
+
+/**
+ * A file output's config for tests that build a FileOutput directly: the defaults, except
+ * `fsync: none` (no test waits on the disk) and mode 0600 (not logrotate's 0640, so a test
+ * can tell who created a file).
+ */
+export function fileOutputConfig(
+  name: string,
+  path: string,
+  over: Partial<FileOutputConfig> = {},
+): FileOutputConfig {
+  return {
+    type: 'file',
+    name,
+    path,
+    ...FILE_OUTPUT_DEFAULTS,
+    fsync: 'none',
+    fileMode: 0o600,
+    filter: { eventTypes: null, sources: null, minSeverity: null },
+    ...over,
+  };
 }

@@ -28,6 +28,7 @@ import { serializeEvent } from '../../src/events/serialize.js';
 import { Logger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import { FileOutput, type FileOutputOptions } from '../../src/outputs/file.js';
+import { fileOutputConfig } from '../helpers/config.js';
 import type { LogLine } from '../helpers/daemon.js';
 import { testAlertEvent } from '../helpers/events.js';
 import { registrySum } from '../helpers/metrics.js';
@@ -42,18 +43,7 @@ function alertEvent(seq: number): RecorderEvent {
 }
 
 function fileConfig(path: string, over: Partial<FileOutputConfig> = {}): FileOutputConfig {
-  return {
-    type: 'file',
-    name: OUTPUT,
-    path,
-    fsync: 'none',
-    fsyncIntervalMs: 1000,
-    bufferSize: 8192,
-    // Not logrotate's 0640, so a test can tell who created a file.
-    fileMode: 0o600,
-    filter: { eventTypes: null, sources: null, minSeverity: null },
-    ...over,
-  };
+  return fileOutputConfig(OUTPUT, path, over);
 }
 
 /** One FileOutput with its own registry, a log capture and a record of what was sent. */

@@ -11,6 +11,7 @@ import { serializeEvent } from '../../src/events/serialize.js';
 import { silentLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import { FileOutput } from '../../src/outputs/file.js';
+import { fileOutputConfig } from '../helpers/config.js';
 import { testAlertEvent } from '../helpers/events.js';
 import { registrySum } from '../helpers/metrics.js';
 import { idsIn } from '../helpers/schema.js';
@@ -20,16 +21,7 @@ const OUTPUT = 'file-watch-test';
 const NEVER = 600_000;
 
 function fileConfig(path: string): FileOutputConfig {
-  return {
-    type: 'file',
-    name: OUTPUT,
-    path,
-    fsync: 'none',
-    fsyncIntervalMs: 1000,
-    bufferSize: 8192,
-    fileMode: 0o600,
-    filter: { eventTypes: null, sources: null, minSeverity: null },
-  };
+  return fileOutputConfig(OUTPUT, path);
 }
 
 const dirs: string[] = [];

@@ -1,7 +1,7 @@
 import { CompressionCodecs, CompressionTypes, logLevel, Partitioners } from 'kafkajs';
 import { compressSync } from 'snappy';
 import { describe, expect, it } from 'vitest';
-import type { KafkaOutputConfig } from '../../src/config/kafka-output.js';
+import { KAFKA_OUTPUT_DEFAULTS, type KafkaOutputConfig } from '../../src/config/kafka-output.js';
 import { Logger } from '../../src/log.js';
 import {
   CLIENT_RETRY,
@@ -20,16 +20,7 @@ function config(overrides: Partial<KafkaOutputConfig> = {}): KafkaOutputConfig {
     name: 'kafka:t@k:9092',
     brokers: ['k:9092', 'k2:9092'],
     topic: 't',
-    clientId: 'coroot-event-recorder',
-    acks: 'all',
-    compression: 'none',
-    key: 'fingerprint',
-    bufferSize: 1024,
-    lingerMs: 5,
-    batchMaxEvents: 500,
-    batchMaxBytes: 512 * 1024,
-    maxInFlight: 1,
-    timeoutMs: 30_000,
+    ...KAFKA_OUTPUT_DEFAULTS,
     tls: null,
     sasl: null,
     filter: { eventTypes: null, sources: null, minSeverity: null },

@@ -21,6 +21,10 @@ export class BodyQueue {
     return this.count;
   }
 
+  get full(): boolean {
+    return this.count === this.capacity;
+  }
+
   /** Sum of the queued bodies' lengths. */
   get bytes(): number {
     return this.totalBytes;
@@ -28,7 +32,7 @@ export class BodyQueue {
 
   /** False (and nothing stored) when full. */
   push(body: Buffer, arrivedAt: number): boolean {
-    if (this.count === this.capacity) return false;
+    if (this.full) return false;
     let tail = this.head + this.count;
     if (tail >= this.capacity) tail -= this.capacity;
     this.bodies[tail] = body;
