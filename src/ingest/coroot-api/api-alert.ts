@@ -135,11 +135,9 @@ function readAlert(item: unknown): ApiAlert {
   };
 }
 
-const LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
 /** JSON.parse turns a `"\ud800"` escape into a lone surrogate; Go never sends one. */
 function wellFormed(key: string, value: string | null): void {
-  if (value !== null && LONE_SURROGATE_RE.test(value)) {
+  if (value !== null && !value.isWellFormed()) {
     invalidValue(key, 'well-formed Unicode (no lone surrogate)', value);
   }
 }
