@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { loadConfigFile } from '../src/config/load.js';
-import { type ListenAddress, parseListenAddress } from '../src/config/schema.js';
+import { Daemon } from '../src/daemon.js';
 import { isLogLevel, Logger } from '../src/log.js';
-import { Daemon } from '../src/recorder/daemon.js';
+import { loadConfigFile } from '../src/recorder-config/load.js';
+import { type ListenAddress, parseListenAddress } from '../src/recorder-config/schema.js';
 import { VERSION } from '../src/version.js';
 
 const USAGE = `Usage: coroot-event-recorder --config FILE [options]

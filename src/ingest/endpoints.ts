@@ -1,6 +1,6 @@
-import type { IngestEndpointConfig, RecorderConfig } from '../config/schema.js';
+import type { IngestEndpointConfig, RecorderConfig } from '../recorder-config/schema.js';
 import { parseAlertmanagerBody } from './alertmanager.js';
-import { parseCorootBody } from './coroot.js';
+import { parseCorootBody } from './coroot/webhook.js';
 import { isRecord, own } from './fields.js';
 import type { ParseResult } from './parse-result.js';
 

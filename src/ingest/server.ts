@@ -11,14 +11,14 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import type { IngestEndpointConfig, RecorderConfig } from '../config/schema.js';
 import type { ServerConfig, ServerTlsConfig } from '../config/server.js';
 import type { EventDraft, RecorderEvent } from '../events/event.js';
 import type { EventFactory } from '../events/factory.js';
 import type { Logger } from '../log.js';
-import type { CounterCell, HistogramCell } from '../metric-cells.js';
-import type { IngestRejectReason, Metrics } from '../metrics.js';
+import type { CounterCell, HistogramCell } from '../metrics/cells.js';
+import type { IngestRejectReason, Metrics } from '../metrics/registry.js';
 import type { Recorder } from '../recorder/recorder.js';
+import type { IngestEndpointConfig, RecorderConfig } from '../recorder-config/schema.js';
 import { checkAuth } from './auth.js';
 import { type BodyResult, isJsonContentType, readBody } from './body.js';
 import { alertmanagerEndpoint, corootEndpoint, type IngestEndpoint } from './endpoints.js';

@@ -2,11 +2,11 @@ import { performance } from 'node:perf_hooks';
 import type { OutputFilter } from '../config/common.js';
 import { type EventSource, type EventType, type RecorderEvent, SEVERITIES } from '../events/event.js';
 import { serializeEvent } from '../events/serialize.js';
+import { RingQueue } from '../lib/ring-queue.js';
 import type { Logger } from '../log.js';
-import type { CounterCell } from '../metric-cells.js';
-import type { Metrics } from '../metrics.js';
+import type { CounterCell } from '../metrics/cells.js';
+import type { Metrics } from '../metrics/registry.js';
 import type { Output } from '../outputs/output.js';
-import { RingQueue } from './ring-queue.js';
 
 /** An output as the write loop holds it: the output and which events it wants. */
 export interface OutputSlot {

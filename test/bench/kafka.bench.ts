@@ -8,14 +8,14 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Kafka, type Message, type Producer } from 'kafkajs';
-import { KAFKA_OUTPUT_DEFAULTS, type KafkaOutputConfig } from '../../src/config/kafka-output.js';
 import { jsonOf } from '../../src/events/serialize.js';
 import { silentLogger } from '../../src/log.js';
-import { Metrics } from '../../src/metrics.js';
+import { Metrics } from '../../src/metrics/registry.js';
 import { kafkaClientConfig, produceOptions, producerConfig } from '../../src/outputs/kafka/client-config.js';
+import { KAFKA_OUTPUT_DEFAULTS, type KafkaOutputConfig } from '../../src/outputs/kafka/config.js';
 import { kafkaLogCreator, kafkaLogLevel } from '../../src/outputs/kafka/log-bridge.js';
+import { KafkaOutput } from '../../src/outputs/kafka/output.js';
 import { registerSnappyCodec } from '../../src/outputs/kafka/snappy.js';
-import { KafkaOutput } from '../../src/outputs/kafka.js';
 import { alertItems, type BenchItem } from './events.js';
 import { createTopic, sharedBroker } from './kafka-broker.js';
 import { median, round } from './stats.js';

@@ -2,7 +2,7 @@ import type { OutputFilter } from '../../src/config/common.js';
 import type { RecorderEvent } from '../../src/events/event.js';
 import { EventFactory } from '../../src/events/factory.js';
 import { silentLogger } from '../../src/log.js';
-import { Metrics } from '../../src/metrics.js';
+import { Metrics } from '../../src/metrics/registry.js';
 import type { Output } from '../../src/outputs/output.js';
 import { Recorder } from '../../src/recorder/recorder.js';
 

@@ -22,12 +22,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { FileOutputConfig } from '../../src/config/file-output.js';
 import type { RecorderEvent } from '../../src/events/event.js';
 import { serializeEvent } from '../../src/events/serialize.js';
 import { Logger } from '../../src/log.js';
-import { Metrics } from '../../src/metrics.js';
-import { FileOutput, type FileOutputOptions } from '../../src/outputs/file.js';
+import { Metrics } from '../../src/metrics/registry.js';
+import type { FileOutputConfig } from '../../src/outputs/file/config.js';
+import { FileOutput, type FileOutputOptions } from '../../src/outputs/file/output.js';
 import { fileOutputConfig } from '../helpers/config.js';
 import type { LogLine } from '../helpers/daemon.js';
 import { testAlertEvent } from '../helpers/events.js';
@@ -428,8 +428,8 @@ describe('FileOutput: close', () => {
     await writeFile(
       script,
       [
-        `import { FileOutput } from ${src('src/outputs/file.ts')};`,
-        `import { Metrics } from ${src('src/metrics.ts')};`,
+        `import { FileOutput } from ${src('src/outputs/file/output.ts')};`,
+        `import { Metrics } from ${src('src/metrics/registry.ts')};`,
         `import { silentLogger } from ${src('src/log.ts')};`,
         `const config = { type: 'file', name: 'f', path: ${JSON.stringify(path)}, fsync: 'interval', fsyncIntervalMs: 1000,`,
         `  bufferSize: 100, fileMode: 0o600, filter: { eventTypes: null, sources: null, minSeverity: null } } as const;`,

@@ -6,13 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { KAFKA_OUTPUT_DEFAULTS, type KafkaOutputConfig } from '../../src/config/kafka-output.js';
 import type { CorootAlert, RecorderEvent } from '../../src/events/event.js';
 import { serializeEvent } from '../../src/events/serialize.js';
 import { Logger } from '../../src/log.js';
-import { Metrics } from '../../src/metrics.js';
+import { Metrics } from '../../src/metrics/registry.js';
+import { KAFKA_OUTPUT_DEFAULTS, type KafkaOutputConfig } from '../../src/outputs/kafka/config.js';
+import { KafkaOutput } from '../../src/outputs/kafka/output.js';
 import { registerSnappyCodec } from '../../src/outputs/kafka/snappy.js';
-import { KafkaOutput } from '../../src/outputs/kafka.js';
 import { Recorder } from '../../src/recorder/recorder.js';
 import { CollectingOutput } from '../helpers/collecting-output.js';
 import type { LogLine } from '../helpers/daemon.js';

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { Metrics } from '../../src/metrics.js';
+import { Metrics } from '../../src/metrics/registry.js';
 import { post, ROOT, type RunningDaemon, startDaemon } from '../helpers/daemon.js';
 import { parsePromText, sampleSum, scrape } from '../helpers/metrics.js';
 import { freePort } from '../helpers/net.js';
@@ -58,7 +58,7 @@ function seriesNames(fams: Map<string, Family>): Set<string> {
   return out;
 }
 
-/** Label names of our metrics as registered in src/metrics.ts (for families with no sample yet). */
+/** Label names of our metrics as registered in src/metrics/registry.ts (for families with no sample yet). */
 function registeredLabels(): Map<string, string[]> {
   const metrics = new Metrics('test', { defaultMetrics: false });
   const list = metrics.registry.getMetricsAsArray() as unknown as Array<{
@@ -314,7 +314,7 @@ webhook_outputs:
     // Registered, no Kafka output: HELP/TYPE without samples, which is how it is listed.
     expect(fams.get(`${P}kafka_produce_errors_total`)?.type).toBe('counter');
     expect(parsePromText(text).some((s) => s.name === `${P}kafka_produce_errors_total`)).toBe(false);
-    // Every metric src/metrics.ts registers is exported.
+    // Every metric src/metrics/registry.ts registers is exported.
     for (const name of registered.keys()) expect(fams.has(name), name).toBe(true);
   });
 

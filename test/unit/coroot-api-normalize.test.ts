@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventFactory } from '../../src/events/factory.js';
-import { parseCorootBody } from '../../src/ingest/coroot.js';
+import { parseCorootBody } from '../../src/ingest/coroot/webhook.js';
 import { type ApiAlert, alertState, parseAlertsPage } from '../../src/ingest/coroot-api/api-alert.js';
 import { apiAlertDraft } from '../../src/ingest/coroot-api/draft.js';
 import { loadFixture } from '../helpers/fixtures.js';

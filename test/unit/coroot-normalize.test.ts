@@ -15,7 +15,7 @@ import {
   normalizeCorootApplication,
   parseCorootBody,
   parseGoDuration,
-} from '../../src/ingest/coroot.js';
+} from '../../src/ingest/coroot/webhook.js';
 import { listFixtures, loadFixture } from '../helpers/fixtures.js';
 import { expectValidEvent, validateEvent } from '../helpers/schema.js';
 

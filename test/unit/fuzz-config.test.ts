@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { expandEnv } from '../../src/config/env.js';
-import { TOP_LEVEL_KEYS } from '../../src/config/schema.js';
+import { TOP_LEVEL_KEYS } from '../../src/recorder-config/schema.js';
 import { expectPrototypesClean, hostileString, PROTOTYPE_KEYS } from '../helpers/arbitraries.js';
 import { CONFIG_FILE, parseTestConfig } from '../helpers/config.js';
 

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { expandEnv } from '../../src/config/env.js';
 import { parseAlertmanagerBody } from '../../src/ingest/alertmanager.js';
-import { parseCorootBody } from '../../src/ingest/coroot.js';
+import { parseCorootBody } from '../../src/ingest/coroot/webhook.js';
 import { parseAlertsPage } from '../../src/ingest/coroot-api/api-alert.js';
 import { expectAcceptedDrafts, nestedArray } from '../helpers/arbitraries.js';
 import { errorsOf } from '../helpers/config.js';

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { EventDraft } from '../../src/events/event.js';
 import { parseAlertmanagerBody } from '../../src/ingest/alertmanager.js';
-import { parseCorootBody } from '../../src/ingest/coroot.js';
+import { parseCorootBody } from '../../src/ingest/coroot/webhook.js';
 import { alertmanagerEndpoint, corootEndpoint, type IngestEndpoint } from '../../src/ingest/endpoints.js';
 import type { ParseResult } from '../../src/ingest/parse-result.js';
 import {

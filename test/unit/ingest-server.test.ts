@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EventFactory } from '../../src/events/factory.js';
 import { IngestServer } from '../../src/ingest/server.js';
 import { silentLogger } from '../../src/log.js';
-import { Metrics } from '../../src/metrics.js';
+import { Metrics } from '../../src/metrics/registry.js';
 import type { Recorder } from '../../src/recorder/recorder.js';
 import { configOf } from '../helpers/config.js';
 import { loadFixture } from '../helpers/fixtures.js';

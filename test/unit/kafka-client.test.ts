@@ -1,7 +1,6 @@
 import { CompressionCodecs, CompressionTypes, logLevel, Partitioners } from 'kafkajs';
 import { compressSync } from 'snappy';
 import { describe, expect, it } from 'vitest';
-import { KAFKA_OUTPUT_DEFAULTS, type KafkaOutputConfig } from '../../src/config/kafka-output.js';
 import { Logger } from '../../src/log.js';
 import {
   CLIENT_RETRY,
@@ -10,6 +9,7 @@ import {
   produceOptions,
   producerConfig,
 } from '../../src/outputs/kafka/client-config.js';
+import { KAFKA_OUTPUT_DEFAULTS, type KafkaOutputConfig } from '../../src/outputs/kafka/config.js';
 import { classifyKafkaError } from '../../src/outputs/kafka/errors.js';
 import { kafkaLogCreator, kafkaLogLevel } from '../../src/outputs/kafka/log-bridge.js';
 import { isXerialFramed, registerSnappyCodec, snappyDecompress } from '../../src/outputs/kafka/snappy.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isBrokerAddress, isLegalTopic, type KafkaOutputConfig } from '../../src/config/kafka-output.js';
+import { isBrokerAddress, isLegalTopic, type KafkaOutputConfig } from '../../src/outputs/kafka/config.js';
 import { errorsOf, outputOf } from '../helpers/config.js';
 
 function kafkaOf(

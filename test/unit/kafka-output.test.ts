@@ -6,13 +6,13 @@
  */
 import type { KafkaConfig, Message, ProducerBatch, ProducerConfig, RecordMetadata } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KAFKA_OUTPUT_DEFAULTS, type KafkaOutputConfig } from '../../src/config/kafka-output.js';
 import type { RecorderEvent } from '../../src/events/event.js';
 import { EventFactory } from '../../src/events/factory.js';
 import { serializeEvent } from '../../src/events/serialize.js';
 import { Logger } from '../../src/log.js';
-import { Metrics } from '../../src/metrics.js';
-import { KafkaOutput, type ProducerLike } from '../../src/outputs/kafka.js';
+import { Metrics } from '../../src/metrics/registry.js';
+import { KAFKA_OUTPUT_DEFAULTS, type KafkaOutputConfig } from '../../src/outputs/kafka/config.js';
+import { KafkaOutput, type ProducerLike } from '../../src/outputs/kafka/output.js';
 import { registrySum } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/wait.js';
 

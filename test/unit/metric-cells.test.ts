@@ -1,12 +1,12 @@
 /*
  * Cells must be invisible in the exposition: a scrape shows exactly what direct
  * prom-client updates would have shown. The histogram test also guards the one place
- * that reaches into prom-client's internals (see src/metric-cells.ts).
+ * that reaches into prom-client's internals (see src/metrics/cells.ts).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { CounterCells, GaugeCells, HistogramCells } from '../../src/metric-cells.js';
-import { Metrics } from '../../src/metrics.js';
+import { CounterCells, GaugeCells, HistogramCells } from '../../src/metrics/cells.js';
+import { Metrics } from '../../src/metrics/registry.js';
 
 const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 

@@ -5,20 +5,30 @@
  * (ingest's and basic_auth's) are read from the source, and every `*_KEYS` list declared there
  * must be one this test knows, so a new key or section cannot slip by undocumented.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FILTER_KEYS, TLS_KEYS } from '../../src/config/common.js';
 import { COROOT_API_KEYS } from '../../src/config/coroot-api.js';
-import { FILE_OUTPUT_KEYS } from '../../src/config/file-output.js';
-import { KAFKA_OUTPUT_KEYS, SASL_KEYS } from '../../src/config/kafka-output.js';
-import { INGEST_ENDPOINT_KEYS, TOP_LEVEL_KEYS } from '../../src/config/schema.js';
 import { SERVER_AUTH_KEYS, SERVER_KEYS, SERVER_TLS_KEYS } from '../../src/config/server.js';
-import { BATCH_KEYS, WEBHOOK_OUTPUT_KEYS } from '../../src/config/webhook-output.js';
+import { FILE_OUTPUT_KEYS } from '../../src/outputs/file/config.js';
+import { KAFKA_OUTPUT_KEYS, SASL_KEYS } from '../../src/outputs/kafka/config.js';
+import { BATCH_KEYS, WEBHOOK_OUTPUT_KEYS } from '../../src/outputs/webhook/config.js';
+import { INGEST_ENDPOINT_KEYS, TOP_LEVEL_KEYS } from '../../src/recorder-config/schema.js';
 import { parseTestConfig } from '../helpers/config.js';
 import { ROOT } from '../helpers/daemon.js';
 
-const SRC = join(ROOT, 'src/config');
+/** Where config readers live: the shared sections, the whole-file schema, and each output type's config.ts. */
+const CONFIG_SOURCES = [
+  ...['src/config', 'src/recorder-config'].flatMap((dir) =>
+    readdirSync(join(ROOT, dir))
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => join(ROOT, dir, f)),
+  ),
+  ...readdirSync(join(ROOT, 'src/outputs'), { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(ROOT, 'src/outputs', d.name, 'config.ts')))
+    .map((d) => join(ROOT, 'src/outputs', d.name, 'config.ts')),
+];
 const DOC = join(ROOT, 'docs/configuration.md');
 
 /** Key lists written inline in src/config (`.map('<key>', [...])`), as this test expects them. */
@@ -162,9 +172,7 @@ function everyKeyYaml(): string {
 
 describe('docs/configuration.md vs the config reader', () => {
   const markdown = readFileSync(DOC, 'utf8');
-  const sources = readdirSync(SRC)
-    .filter((f) => f.endsWith('.ts'))
-    .map((f) => ({ file: f, text: readFileSync(join(SRC, f), 'utf8') }));
+  const sources = CONFIG_SOURCES.map((f) => ({ file: f, text: readFileSync(f, 'utf8') }));
 
   it('documents every accepted key, and only those, in its section', () => {
     expect(docProblems(markdown)).toEqual([]);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ValidationSeverity, validate } from 'dockerfile-utils';
 import { describe, expect, it } from 'vitest';
-import { parseListenAddress } from '../../src/config/schema.js';
+import { parseListenAddress } from '../../src/recorder-config/schema.js';
 import { configOf } from '../helpers/config.js';
 import { ROOT } from '../helpers/daemon.js';
 

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import type { RecorderConfig } from '../../src/config/schema.js';
+import type { RecorderConfig } from '../../src/recorder-config/schema.js';
 import { parseTestConfig } from '../helpers/config.js';
 import { ROOT } from '../helpers/daemon.js';
 

@@ -179,7 +179,7 @@ function collectMessages(): { messages: Message[]; nonLiteral: string[] } {
       else nonLiteral.push(`${c.where}: log message is not a literal: ${c.args[0]}`);
     }
     // Config validation: MapReader/ReadContext .error(..., message) and ConfigIssue(..., message).
-    if (rel.startsWith('src/config/')) {
+    if (/^src\/(config|recorder-config)\/|^src\/outputs\/[^/]+\/config\.ts$/.test(rel)) {
       for (const c of calls(/(?<!\b(?:log|logger))\.error\(|\bnew ConfigIssue\(/g)) {
         const lit = asLiteral(c.args.at(-1));
         if (lit) messages.push({ kind: 'config', where: c.where, literal: lit });
@@ -216,7 +216,7 @@ function collectMessages(): { messages: Message[]; nonLiteral: string[] } {
       messages.push({ kind: 'ready', where: lineOf(m.index ?? 0), literal: `'not ready: ${m[1]}'` });
     }
     // What the CLI prints and the daemon throws at start-up.
-    if (rel.startsWith('cmd/') || rel === 'src/recorder/daemon.ts') {
+    if (rel.startsWith('cmd/') || rel === 'src/daemon.ts') {
       for (const c of calls(/\b(?:fail|new Error|process\.stderr\.write)\(/g)) {
         const lit = asLiteral(c.args[0]);
         if (lit && lit !== "'not listening'") messages.push({ kind: 'cli', where: c.where, literal: lit });

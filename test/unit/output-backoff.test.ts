@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backoffCeiling, backoffDelay } from '../../src/outputs/backoff.js';
+import { backoffCeiling, backoffDelay } from '../../src/lib/backoff.js';
 import { classifyStatus } from '../../src/outputs/webhook/policy.js';
 
 describe('backoff', () => {

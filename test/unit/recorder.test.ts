@@ -3,7 +3,7 @@ import type { OutputFilter } from '../../src/config/common.js';
 import type { EventDraft, JsonObject, RecorderEvent } from '../../src/events/event.js';
 import { EventFactory } from '../../src/events/factory.js';
 import { silentLogger } from '../../src/log.js';
-import { Metrics } from '../../src/metrics.js';
+import { Metrics } from '../../src/metrics/registry.js';
 import { Recorder, wants } from '../../src/recorder/recorder.js';
 import { CollectingOutput } from '../helpers/collecting-output.js';
 import { registrySum } from '../helpers/metrics.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RingQueue } from '../../src/recorder/ring-queue.js';
+import { RingQueue } from '../../src/lib/ring-queue.js';
 
 describe('RingQueue', () => {
   it('is FIFO across many wrap-arounds', () => {

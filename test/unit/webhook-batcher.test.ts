@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { WebhookBatchConfig } from '../../src/config/webhook-output.js';
 import { batchWait, framedSize, takeBatch } from '../../src/outputs/webhook/batcher.js';
+import type { WebhookBatchConfig } from '../../src/outputs/webhook/config.js';
 import { BodyQueue } from '../../src/outputs/webhook/queue.js';
 
 const body = (i: number, pad = 0): Buffer => Buffer.from(JSON.stringify({ i, pad: 'x'.repeat(pad) }));

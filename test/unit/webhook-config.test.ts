@@ -1,6 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: config text uses ${VAR} expansion on purpose
 import { describe, expect, it } from 'vitest';
-import { WEBHOOK_OUTPUT_DEFAULTS, type WebhookOutputConfig } from '../../src/config/webhook-output.js';
+import { WEBHOOK_OUTPUT_DEFAULTS, type WebhookOutputConfig } from '../../src/outputs/webhook/config.js';
 import { Redactor, requestHeaders } from '../../src/outputs/webhook/request.js';
 import { outputOf, errorsOf as rejected } from '../helpers/config.js';
 

@@ -5,7 +5,7 @@
  * timestamps are Unix milliseconds with null (or 0) for "unset".
  */
 import type { CorootAlertDetail, JsonValue } from '../../events/event.js';
-import { readDetails } from '../coroot.js';
+import { readDetails } from '../coroot/webhook.js';
 import {
   invalid,
   invalidValue,

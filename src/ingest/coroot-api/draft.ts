@@ -4,7 +4,7 @@
  */
 import type { AlertResolution, CorootAlert, EventDraft } from '../../events/event.js';
 import { normalizeSeverity } from '../../events/severity.js';
-import { corootAlertDraft, corootAlertFingerprint, normalizeCorootApplication } from '../coroot.js';
+import { corootAlertDraft, corootAlertFingerprint, normalizeCorootApplication } from '../coroot/webhook.js';
 import { type AlertState, type ApiAlert, apiExtra } from './api-alert.js';
 
 export interface DraftContext {

@@ -11,12 +11,7 @@ import {
   type SASLOptions,
 } from 'kafkajs';
 import type { TlsConfig } from '../../config/common.js';
-import type {
-  KafkaAcks,
-  KafkaCompression,
-  KafkaOutputConfig,
-  KafkaSaslConfig,
-} from '../../config/kafka-output.js';
+import type { KafkaAcks, KafkaCompression, KafkaOutputConfig, KafkaSaslConfig } from './config.js';
 
 /**
  * Config → kafkajs options, kept free of side effects so unit tests can check the mapping

@@ -1,4 +1,4 @@
-import type { KafkaErrorType } from '../../metrics.js';
+import type { KafkaErrorType } from '../../metrics/registry.js';
 
 /**
  * What to do with a batch whose produce request failed, after kafkajs' own retries:

@@ -1,4 +1,4 @@
-import type { WebhookBatchConfig } from '../../config/webhook-output.js';
+import type { WebhookBatchConfig } from './config.js';
 import type { BodyQueue } from './queue.js';
 
 /** One request's worth of events: a retry resends exactly this body. */

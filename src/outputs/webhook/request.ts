@@ -1,4 +1,4 @@
-import type { WebhookOutputConfig } from '../../config/webhook-output.js';
+import type { WebhookOutputConfig } from './config.js';
 
 /**
  * The fixed headers of every request, built once. Custom headers cannot collide with

@@ -1,21 +1,21 @@
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { CorootApiConfig } from '../config/coroot-api.js';
-import { canonicalJson, sameConfig } from '../config/equality.js';
-import { loadConfigFile } from '../config/load.js';
-import type { ListenAddress, RecorderConfig } from '../config/schema.js';
-import { ConfigWatcher } from '../config/watcher.js';
-import type { EventType } from '../events/event.js';
-import { EventFactory } from '../events/factory.js';
-import { lifecycleDraft } from '../events/lifecycle.js';
-import { CorootApiPoller } from '../ingest/coroot-api.js';
-import { IngestServer, type Readiness, type ReloadOutcome } from '../ingest/server.js';
-import type { Logger } from '../log.js';
-import { Metrics } from '../metrics.js';
-import { createOutput } from '../outputs/factory.js';
-import type { Output } from '../outputs/output.js';
-import { planReconcile, type RunningOutput } from './reconcile.js';
-import { Recorder } from './recorder.js';
+import type { CorootApiConfig } from './config/coroot-api.js';
+import { canonicalJson, sameConfig } from './config/equality.js';
+import { ConfigWatcher } from './config/watcher.js';
+import type { EventType } from './events/event.js';
+import { EventFactory } from './events/factory.js';
+import { lifecycleDraft } from './events/lifecycle.js';
+import { CorootApiPoller } from './ingest/coroot-api/poller.js';
+import { IngestServer, type Readiness, type ReloadOutcome } from './ingest/server.js';
+import type { Logger } from './log.js';
+import { Metrics } from './metrics/registry.js';
+import type { Output } from './outputs/output.js';
+import { createOutput } from './outputs/registry.js';
+import { planReconcile, type RunningOutput } from './recorder/reconcile.js';
+import { Recorder } from './recorder/recorder.js';
+import { loadConfigFile } from './recorder-config/load.js';
+import type { ListenAddress, RecorderConfig } from './recorder-config/schema.js';
 
 export interface DaemonOptions {
   config: RecorderConfig;

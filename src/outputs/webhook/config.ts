@@ -8,8 +8,8 @@ import {
   readHttpAuth,
   readTls,
   type TlsConfig,
-} from './common.js';
-import type { MapReader } from './reader.js';
+} from '../../config/common.js';
+import type { MapReader } from '../../config/reader.js';
 
 /**
  * `webhook_outputs[]` (CONFIG.md). Each event (or, with `batch`, a JSON array of events)

@@ -1,11 +1,20 @@
 import { hostname } from 'node:os';
-import { HTTP_AUTH_KEYS, type HttpAuth, readHttpAuth } from './common.js';
-import { COROOT_API_KEYS, type CorootApiConfig, checkCorootApiUnique, readCorootApi } from './coroot-api.js';
-import { FILE_OUTPUT_KEYS, type FileOutputConfig, readFileOutput } from './file-output.js';
-import { KAFKA_OUTPUT_KEYS, type KafkaOutputConfig, readKafkaOutput } from './kafka-output.js';
-import { hideUserinfo, type MapReader } from './reader.js';
-import { readServer, type ServerConfig } from './server.js';
-import { readWebhookOutput, WEBHOOK_OUTPUT_KEYS, type WebhookOutputConfig } from './webhook-output.js';
+import { HTTP_AUTH_KEYS, type HttpAuth, readHttpAuth } from '../config/common.js';
+import {
+  COROOT_API_KEYS,
+  type CorootApiConfig,
+  checkCorootApiUnique,
+  readCorootApi,
+} from '../config/coroot-api.js';
+import { hideUserinfo, type MapReader } from '../config/reader.js';
+import { readServer, type ServerConfig } from '../config/server.js';
+import { FILE_OUTPUT_KEYS, type FileOutputConfig, readFileOutput } from '../outputs/file/config.js';
+import { KAFKA_OUTPUT_KEYS, type KafkaOutputConfig, readKafkaOutput } from '../outputs/kafka/config.js';
+import {
+  readWebhookOutput,
+  WEBHOOK_OUTPUT_KEYS,
+  type WebhookOutputConfig,
+} from '../outputs/webhook/config.js';
 
 /**
  * The whole configuration after validation and defaults (CONFIG.md). Keys are camelCase

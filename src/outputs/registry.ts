@@ -1,10 +1,10 @@
-import type { OutputConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
-import { FileOutput } from './file.js';
-import { KafkaOutput } from './kafka.js';
+import type { Metrics } from '../metrics/registry.js';
+import type { OutputConfig } from '../recorder-config/schema.js';
+import { FileOutput } from './file/output.js';
+import { KafkaOutput } from './kafka/output.js';
 import type { Output } from './output.js';
-import { WebhookOutput } from './webhook.js';
+import { WebhookOutput } from './webhook/output.js';
 
 /** What every output gets from the daemon. */
 export interface OutputDeps {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument } from 'yaml';
-import { ConfigIssue, MapReader, ReadContext } from './reader.js';
+import { ConfigIssue, MapReader, ReadContext } from '../config/reader.js';
 import { type RecorderConfig, readRecorderConfig, TOP_LEVEL_KEYS } from './schema.js';
 
 export type LoadResult = { ok: true; config: RecorderConfig } | { ok: false; issues: ConfigIssue[] };

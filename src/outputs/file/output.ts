@@ -1,12 +1,13 @@
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { FileOutputConfig } from '../config/file-output.js';
-import type { RecorderEvent } from '../events/event.js';
-import type { Logger } from '../log.js';
-import type { OutputMeter } from '../metrics.js';
-import { Backoff } from './backoff.js';
-import type { OutputDeps } from './factory.js';
-import { WriteBatch } from './file/batch.js';
+import type { RecorderEvent } from '../../events/event.js';
+import { Backoff } from '../../lib/backoff.js';
+import type { Logger } from '../../log.js';
+import type { OutputMeter } from '../../metrics/registry.js';
+import type { Output } from '../output.js';
+import type { OutputDeps } from '../registry.js';
+import { WriteBatch } from './batch.js';
+import type { FileOutputConfig } from './config.js';
 import {
   appendBuffers,
   errnoCode,
@@ -16,9 +17,8 @@ import {
   type OpenedFile,
   openAppend,
   sameFile,
-} from './file/fs-ops.js';
-import { PathWatcher } from './file/path-watcher.js';
-import type { Output } from './output.js';
+} from './fs-ops.js';
+import { PathWatcher } from './path-watcher.js';
 
 export interface FileOutputOptions {
   /** How long a renamed/deleted file may stay missing before the output creates it itself. */

@@ -5,16 +5,16 @@
  * project: poll, diff against the last recorded states, record one event per change,
  * then persist the states.
  */
-import type { CorootApiConfig } from '../config/coroot-api.js';
-import type { EventFactory } from '../events/factory.js';
-import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
-import type { Recorder } from '../recorder/recorder.js';
-import { pollDelay } from './coroot-api/backoff.js';
-import { CorootApiClient, type FailureResult } from './coroot-api/client.js';
-import { type AlertsDiff, diffAlerts } from './coroot-api/diff.js';
-import { apiAlertDraft, type DraftContext } from './coroot-api/draft.js';
-import { type PollerState, StateStore } from './coroot-api/state-store.js';
+import type { CorootApiConfig } from '../../config/coroot-api.js';
+import type { EventFactory } from '../../events/factory.js';
+import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics/registry.js';
+import type { Recorder } from '../../recorder/recorder.js';
+import { pollDelay } from './backoff.js';
+import { CorootApiClient, type FailureResult } from './client.js';
+import { type AlertsDiff, diffAlerts } from './diff.js';
+import { apiAlertDraft, type DraftContext } from './draft.js';
+import { type PollerState, StateStore } from './state-store.js';
 
 /**
  * `result` label of coroot_api_polls_total:

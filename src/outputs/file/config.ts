@@ -1,5 +1,5 @@
-import { FILTER_KEYS, type OutputFilter, readFilter } from './common.js';
-import type { MapReader } from './reader.js';
+import { FILTER_KEYS, type OutputFilter, readFilter } from '../../config/common.js';
+import type { MapReader } from '../../config/reader.js';
 
 export const FSYNC_POLICIES = ['none', 'interval', 'always'] as const;
 export type FsyncPolicy = (typeof FSYNC_POLICIES)[number];

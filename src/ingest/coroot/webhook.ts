@@ -14,9 +14,9 @@ import type {
   DeploymentStatus,
   EventDraft,
   Severity,
-} from '../events/event.js';
-import { fingerprintOf } from '../events/fingerprint.js';
-import { normalizeSeverity } from '../events/severity.js';
+} from '../../events/event.js';
+import { fingerprintOf } from '../../events/fingerprint.js';
+import { normalizeSeverity } from '../../events/severity.js';
 import {
   collectExtra,
   failure,
@@ -30,8 +30,8 @@ import {
   readStringArray,
   requireString,
   typeName,
-} from './fields.js';
-import type { ParseResult } from './parse-result.js';
+} from '../fields.js';
+import type { ParseResult } from '../parse-result.js';
 
 // Fields of Coroot's template structs; any other top-level key is a custom field.
 // `project_name` is accepted on incidents and deployments too: custom templates add it,

@@ -1,24 +1,19 @@
 import { Kafka, type KafkaConfig, type Message, type Producer, type ProducerConfig } from 'kafkajs';
-import type { KafkaOutputConfig } from '../config/kafka-output.js';
-import type { RecorderEvent } from '../events/event.js';
-import { jsonOf } from '../events/serialize.js';
-import type { Logger } from '../log.js';
-import type { Metrics, OutputMeter } from '../metrics.js';
-import { RingQueue } from '../recorder/ring-queue.js';
-import { Backoff } from './backoff.js';
-import { DropLogThrottle } from './drop-log.js';
-import type { OutputDeps } from './factory.js';
-import {
-  kafkaClientConfig,
-  type ProduceOptions,
-  produceOptions,
-  producerConfig,
-} from './kafka/client-config.js';
-import { classifyKafkaError, type KafkaFailure } from './kafka/errors.js';
-import { kafkaLogCreator, kafkaLogLevel } from './kafka/log-bridge.js';
-import { registerSnappyCodec } from './kafka/snappy.js';
-import { SocketRegistry } from './kafka/sockets.js';
-import type { Output } from './output.js';
+import type { RecorderEvent } from '../../events/event.js';
+import { jsonOf } from '../../events/serialize.js';
+import { Backoff } from '../../lib/backoff.js';
+import { RingQueue } from '../../lib/ring-queue.js';
+import type { Logger } from '../../log.js';
+import type { Metrics, OutputMeter } from '../../metrics/registry.js';
+import { DropLogThrottle } from '../delivery/drop-log.js';
+import type { Output } from '../output.js';
+import type { OutputDeps } from '../registry.js';
+import { kafkaClientConfig, type ProduceOptions, produceOptions, producerConfig } from './client-config.js';
+import type { KafkaOutputConfig } from './config.js';
+import { classifyKafkaError, type KafkaFailure } from './errors.js';
+import { kafkaLogCreator, kafkaLogLevel } from './log-bridge.js';
+import { registerSnappyCodec } from './snappy.js';
+import { SocketRegistry } from './sockets.js';
 
 /** The part of a kafkajs producer the output uses. */
 export type ProducerLike = Pick<Producer, 'connect' | 'disconnect' | 'sendBatch'>;

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { DropReason } from '../outputs/output.js';
 import {
   type CounterCell,
   CounterCells,
@@ -6,8 +7,7 @@ import {
   GaugeCells,
   type HistogramCell,
   HistogramCells,
-} from './metric-cells.js';
-import type { DropReason } from './outputs/output.js';
+} from './cells.js';
 
 /**
  * Every metric of METRICS.md, in one place, on one Registry per daemon (so tests can run

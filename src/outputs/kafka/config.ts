@@ -1,5 +1,5 @@
-import { FILTER_KEYS, type OutputFilter, readFilter, readTls, type TlsConfig } from './common.js';
-import { hideUserinfo, type MapReader } from './reader.js';
+import { FILTER_KEYS, type OutputFilter, readFilter, readTls, type TlsConfig } from '../../config/common.js';
+import { hideUserinfo, type MapReader } from '../../config/reader.js';
 
 /**
  * `kafka_outputs[]` (CONFIG.md). Events are collected in the output's own bounded buffer

@@ -190,7 +190,7 @@ function entryOf<T extends string>(histogram: Histogram<T>, labels: LabelValues<
     entry = find();
   }
   if (!entry || typeof entry.bucketValues !== 'object' || typeof entry.sum !== 'number') {
-    throw new Error('prom-client histogram internals changed; see src/metric-cells.ts');
+    throw new Error('prom-client histogram internals changed; see src/metrics/cells.ts');
   }
   return entry;
 }
