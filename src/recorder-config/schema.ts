@@ -8,6 +8,7 @@ import {
 } from '../config/coroot-api.js';
 import { hideUserinfo, type MapReader } from '../config/reader.js';
 import { readServer, type ServerConfig } from '../config/server.js';
+import { checkDataDir } from '../outputs/delivery/buffer-config.js';
 import { FILE_OUTPUT_KEYS, type FileOutputConfig, readFileOutput } from '../outputs/file/config.js';
 import { KAFKA_OUTPUT_KEYS, type KafkaOutputConfig, readKafkaOutput } from '../outputs/kafka/config.js';
 import {
@@ -34,6 +35,12 @@ export interface RecorderConfig {
   onQueueFull: 'reject' | 'drop';
   shutdownTimeoutMs: number;
   maxBodyBytes: number;
+  /** 202 only once every `when_full: block` output has the request's events durably. */
+  acknowledgements: boolean;
+  /** How long an acknowledged request may wait for durability before it gets 503 (the sender retries). */
+  acknowledgementTimeoutMs: number;
+  /** Absolute; where disk buffers live. `null` when not configured (then `type: disk` is an error). */
+  dataDir: string | null;
   ingest: IngestConfig;
   /** Every output of every type, in file order. Names are unique. */
   outputs: OutputConfig[];
@@ -67,6 +74,8 @@ export const DEFAULTS = {
   onQueueFull: 'reject' as const,
   shutdownTimeoutMs: 30_000,
   maxBodyBytes: 1024 * 1024,
+  acknowledgements: true,
+  acknowledgementTimeoutMs: 10_000,
 };
 
 /** Output list keys of the YAML, each with its parser. Adding an output type adds a line here. */
@@ -88,6 +97,9 @@ export const TOP_LEVEL_KEYS = [
   'on_queue_full',
   'shutdown_timeout',
   'max_body_bytes',
+  'acknowledgements',
+  'acknowledgement_timeout',
+  'data_dir',
   'ingest',
   ...OUTPUT_SECTIONS.map((s) => s.key),
 ];
@@ -128,6 +140,13 @@ export function readRecorderConfig(root: MapReader, file: string, hash: string):
     onQueueFull: root.oneOf('on_queue_full', ['reject', 'drop'] as const, DEFAULTS.onQueueFull),
     shutdownTimeoutMs: root.duration('shutdown_timeout', DEFAULTS.shutdownTimeoutMs),
     maxBodyBytes: root.byteSize('max_body_bytes', DEFAULTS.maxBodyBytes, { min: 1 }),
+    acknowledgements: root.bool('acknowledgements', DEFAULTS.acknowledgements),
+    acknowledgementTimeoutMs: root.duration('acknowledgement_timeout', DEFAULTS.acknowledgementTimeoutMs, {
+      min: 1,
+    }),
+    dataDir: root.has('data_dir')
+      ? root.ctx.resolvePath(root.string('data_dir', '', { nonEmpty: true }) || '.')
+      : null,
     ingest: { coroot: endpoint('coroot'), alertmanager: endpoint('alertmanager'), corootApi: [] },
     outputs: [],
     referencedFiles: [],
@@ -142,6 +161,7 @@ export function readRecorderConfig(root: MapReader, file: string, hash: string):
   for (const section of OUTPUT_SECTIONS) {
     for (const m of root.mapList(section.key, section.keys)) {
       const output = section.read(m);
+      checkDataDir(m, output.buffer, config.dataDir);
       const other = seen.get(output.name);
       if (other !== undefined) {
         m.error('name', `output name "${output.name}" is already used by ${other}; set a distinct name`);

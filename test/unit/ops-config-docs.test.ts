@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { FILTER_KEYS, TLS_KEYS } from '../../src/config/common.js';
 import { COROOT_API_KEYS } from '../../src/config/coroot-api.js';
 import { SERVER_AUTH_KEYS, SERVER_KEYS, SERVER_TLS_KEYS } from '../../src/config/server.js';
+import { BUFFER_KEYS } from '../../src/outputs/delivery/buffer-config.js';
 import { FILE_OUTPUT_KEYS } from '../../src/outputs/file/config.js';
 import { KAFKA_OUTPUT_KEYS, SASL_KEYS } from '../../src/outputs/kafka/config.js';
 import { BATCH_KEYS, WEBHOOK_OUTPUT_KEYS } from '../../src/outputs/webhook/config.js';
@@ -55,6 +56,7 @@ const KNOWN_LISTS = new Set([
   'SERVER_KEYS',
   'SERVER_TLS_KEYS',
   'SERVER_AUTH_KEYS',
+  'BUFFER_KEYS',
 ]);
 const NOT_CONFIG_KEYS = new Set(['KAFKA_KEYS']);
 
@@ -81,6 +83,7 @@ const SECTIONS: Array<{ heading: string; keys: string[] }> = [
   },
   { heading: '### `ingest.coroot_api` (pull mode, a list)', keys: [...COROOT_API_KEYS] },
   { heading: '## Filters (every output type)', keys: [...FILTER_KEYS] },
+  { heading: '## Buffers (every output type)', keys: prefixed('buffer', BUFFER_KEYS) },
   { heading: '## `file_outputs`', keys: without(FILE_OUTPUT_KEYS, FILTER_KEYS) },
   {
     heading: '## `webhook_outputs`',
@@ -162,11 +165,11 @@ function everyKeyYaml(): string {
     '  coroot_api:',
     `    - ${map(COROOT_API_KEYS, {}, '      ').trimStart()}`,
     'file_outputs:',
-    `  - ${map(FILE_OUTPUT_KEYS, {}, '    ').trimStart()}`,
+    `  - ${map(FILE_OUTPUT_KEYS, outputNested({ buffer: BUFFER_KEYS }), '    ').trimStart()}`,
     'webhook_outputs:',
-    `  - ${map(WEBHOOK_OUTPUT_KEYS, { ...outputNested({ tls: TLS_KEYS, batch: BATCH_KEYS, basic_auth: BASIC_AUTH_KEYS }) }, '    ').trimStart()}`,
+    `  - ${map(WEBHOOK_OUTPUT_KEYS, { ...outputNested({ tls: TLS_KEYS, batch: BATCH_KEYS, basic_auth: BASIC_AUTH_KEYS, buffer: BUFFER_KEYS }) }, '    ').trimStart()}`,
     'kafka_outputs:',
-    `  - ${map(KAFKA_OUTPUT_KEYS, { ...outputNested({ tls: TLS_KEYS, sasl: SASL_KEYS }) }, '    ').trimStart()}`,
+    `  - ${map(KAFKA_OUTPUT_KEYS, { ...outputNested({ tls: TLS_KEYS, sasl: SASL_KEYS, buffer: BUFFER_KEYS }) }, '    ').trimStart()}`,
   ].join('\n');
 }
 

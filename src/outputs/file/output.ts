@@ -132,8 +132,8 @@ export class FileOutput implements Output {
       this.meter.lost('closed');
       return false;
     }
-    // In-flight lines count too: bufferSize bounds the memory this output holds.
-    if (this.pending() >= this.config.bufferSize) {
+    // In-flight lines count too: buffer.maxEvents bounds the memory this output holds.
+    if (this.pending() >= this.config.buffer.maxEvents) {
       this.meter.lost('buffer_full');
       return false;
     }

@@ -1,5 +1,11 @@
 import { FILTER_KEYS, type OutputFilter, readFilter, readTls, type TlsConfig } from '../../config/common.js';
 import { hideUserinfo, type MapReader } from '../../config/reader.js';
+import {
+  type BufferConfig,
+  type BufferDefaults,
+  defaultBufferConfig,
+  readBufferConfig,
+} from '../delivery/buffer-config.js';
 
 /**
  * `kafka_outputs[]` (CONFIG.md). Events are collected in the output's own bounded buffer
@@ -19,8 +25,8 @@ export interface KafkaOutputConfig {
   compression: KafkaCompression;
   /** What becomes the message key, and so the partition: events with one key stay in order. */
   key: KafkaKey;
-  /** Events the output holds (waiting, in flight, or waiting for a retry); beyond it: `buffer_full`. */
-  bufferSize: number;
+  /** Events the output holds (waiting, in flight, or waiting for a retry): `max_events`; at the bound `when_full` decides. */
+  buffer: BufferConfig;
   /** Longest an event waits for companions before a non-full batch is sent. */
   lingerMs: number;
   /** Events in one produce request. */
@@ -55,6 +61,9 @@ export interface KafkaSaslConfig {
   password: string;
 }
 
+/** `buffer:` without one (docs/configuration.md). */
+export const KAFKA_BUFFER_DEFAULTS: BufferDefaults = { maxEvents: 1024, whenFull: 'drop_newest', diskAllowed: true, retiredKey: 'buffer_size' };
+
 /**
  * Defaults, documented here next to the schema (CONFIG.md).
  * - batchMaxEvents / batchMaxBytes: a burst of alerts goes out in a few requests while one
@@ -69,7 +78,7 @@ export const KAFKA_OUTPUT_DEFAULTS = {
   acks: 'all' as KafkaAcks,
   compression: 'none' as KafkaCompression,
   key: 'fingerprint' as KafkaKey,
-  bufferSize: 1024,
+  buffer: defaultBufferConfig(KAFKA_BUFFER_DEFAULTS),
   lingerMs: 5,
   batchMaxEvents: 500,
   batchMaxBytes: 512 * 1024,
@@ -85,6 +94,7 @@ export const KAFKA_OUTPUT_KEYS = [
   'acks',
   'compression',
   'key',
+  'buffer',
   'buffer_size',
   'linger',
   'batch_max_events',
@@ -134,7 +144,7 @@ export function readKafkaOutput(m: MapReader): KafkaOutputConfig {
     acks: m.oneOf('acks', KAFKA_ACKS, d.acks),
     compression: m.oneOf('compression', KAFKA_COMPRESSIONS, d.compression),
     key: m.oneOf('key', KAFKA_KEYS, d.key),
-    bufferSize: m.int('buffer_size', d.bufferSize, { min: 1, max: 16_777_216 }),
+    buffer: readBufferConfig(m, KAFKA_BUFFER_DEFAULTS),
     lingerMs: m.duration('linger', d.lingerMs, { min: 0 }),
     batchMaxEvents: m.int('batch_max_events', d.batchMaxEvents, { min: 1, max: 1_000_000 }),
     batchMaxBytes: m.byteSize('batch_max_bytes', d.batchMaxBytes, { min: 1024 }),

@@ -123,7 +123,7 @@ export class KafkaOutput implements Output {
     this.metrics = deps.metrics;
     this.meter = deps.metrics.forOutput(config.name);
     this.log = deps.logger.child({ output: config.name });
-    this.buffer = new RingQueue(config.bufferSize);
+    this.buffer = new RingQueue(config.buffer.maxEvents);
     this.produceOpts = produceOptions(config);
     const secrets = config.sasl ? [config.sasl.password] : [];
     const clientConfig = kafkaClientConfig(config, {
@@ -145,7 +145,7 @@ export class KafkaOutput implements Output {
       this.meter.lost('closed');
       return false;
     }
-    if (this.held >= this.config.bufferSize) {
+    if (this.held >= this.config.buffer.maxEvents) {
       this.meter.lost('buffer_full');
       this.noteBufferFull();
       return false;
@@ -428,7 +428,7 @@ export class KafkaOutput implements Output {
     if (dropped > 0)
       this.log.warn('kafka output: buffer full; dropping events', {
         dropped,
-        buffer_size: this.config.bufferSize,
+        max_events: this.config.buffer.maxEvents,
       });
   }
 

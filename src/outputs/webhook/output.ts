@@ -85,7 +85,7 @@ export class WebhookOutput implements Output {
     this.meter = deps.metrics.forOutput(config.name);
     this.retries = deps.metrics.webhookRetries.labels(config.name);
     this.log = deps.logger.child({ output: config.name, kind: this.kind });
-    this.queue = new BodyQueue(config.queueSize);
+    this.queue = new BodyQueue(config.buffer.maxEvents);
     const url = new URL(config.url);
     this.path = `${url.pathname}${url.search}`;
     this.headers = requestHeaders(config, deps.version);
@@ -375,7 +375,7 @@ export class WebhookOutput implements Output {
   private noteDrop(): void {
     const dropped = this.dropLog.note();
     if (dropped > 0)
-      this.log.warn('webhook queue full; dropping events', { dropped, queue_size: this.config.queueSize });
+      this.log.warn('webhook queue full; dropping events', { dropped, max_events: this.config.buffer.maxEvents });
   }
 
   private waitIdle(ms: number): Promise<boolean> {
