@@ -324,7 +324,9 @@ describe('FileOutput: the file changes under it', () => {
 describe('FileOutput: failures', () => {
   it('cannot create the parent folder: logs once, buffers up to buffer.max_events, recovers when the obstacle goes', async () => {
     const { dir, h } = await setup((d) =>
-      fileConfig(join(d, 'blocker', 'sub', 'events.jsonl'), { buffer: { ...FILE_OUTPUT_DEFAULTS.buffer, maxEvents: 3, whenFull: 'drop_newest' } }),
+      fileConfig(join(d, 'blocker', 'sub', 'events.jsonl'), {
+        buffer: { ...FILE_OUTPUT_DEFAULTS.buffer, maxEvents: 3, whenFull: 'drop_newest' },
+      }),
     );
     const path = join(dir, 'blocker', 'sub', 'events.jsonl');
     // We run as root, so permissions would not stop mkdir; a regular file in the way does.
@@ -354,7 +356,11 @@ describe('FileOutput: failures', () => {
   it.skipIf(!existsSync('/dev/full'))(
     'a write error (ENOSPC) marks it down, keeps the batch, and writes it exactly once after recovery',
     async () => {
-      const { dir, h } = await setup((d) => fileConfig(join(d, 'events.jsonl'), { buffer: { ...FILE_OUTPUT_DEFAULTS.buffer, maxEvents: 10, whenFull: 'drop_newest' } }));
+      const { dir, h } = await setup((d) =>
+        fileConfig(join(d, 'events.jsonl'), {
+          buffer: { ...FILE_OUTPUT_DEFAULTS.buffer, maxEvents: 10, whenFull: 'drop_newest' },
+        }),
+      );
       const path = join(dir, 'events.jsonl');
       // Every write to /dev/full fails with ENOSPC: a full disk on demand.
       await symlink('/dev/full', path);

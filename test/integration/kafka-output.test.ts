@@ -397,7 +397,11 @@ describe.skipIf(brokers === null)('KafkaOutput against a real broker', () => {
 
   it('a broker unreachable at start: start returns at once, other outputs get everything, the buffer fills and drops are counted', async () => {
     const [deadPort] = await freePorts(1);
-    const h = new Harness({ brokers: [`127.0.0.1:${deadPort}`], topic: 'nowhere', buffer: { ...KAFKA_OUTPUT_DEFAULTS.buffer, maxEvents: 50 } });
+    const h = new Harness({
+      brokers: [`127.0.0.1:${deadPort}`],
+      topic: 'nowhere',
+      buffer: { ...KAFKA_OUTPUT_DEFAULTS.buffer, maxEvents: 50 },
+    });
     harnesses.push(h);
     // Stands for every other output.
     const other = new CollectingOutput('capture');
@@ -451,7 +455,11 @@ describe.skipIf(ownBrokerSkip !== null)('KafkaOutput across a broker restart', (
     const topic = await newTopic(admin, 3);
     await admin.disconnect();
 
-    const h = new Harness({ brokers: [address], topic, buffer: { ...KAFKA_OUTPUT_DEFAULTS.buffer, maxEvents: 300 } });
+    const h = new Harness({
+      brokers: [address],
+      topic,
+      buffer: { ...KAFKA_OUTPUT_DEFAULTS.buffer, maxEvents: 300 },
+    });
     h.output.start();
     // Phase 1: a steady stream while the broker is up.
     h.send(200);

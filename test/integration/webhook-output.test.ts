@@ -525,7 +525,10 @@ describe('webhook output: a black-hole receiver', () => {
     });
     file.start();
     cleanups.push(() => file.close(1000));
-    const hook = startWebhook(h, webhookConfig(hole.url, { workers: 2, buffer: { max_events: 20 }, timeout: '30s' }));
+    const hook = startWebhook(
+      h,
+      webhookConfig(hole.url, { workers: 2, buffer: { max_events: 20 }, timeout: '30s' }),
+    );
 
     // As the write loop does: one serialized line to every output, in bursts, yielding between them.
     const events = makeEvents(600);

@@ -28,7 +28,12 @@ export interface FileOutputConfig {
 }
 
 /** `buffer:` without one (docs/configuration.md). */
-export const FILE_BUFFER_DEFAULTS: BufferDefaults = { maxEvents: 8192, whenFull: 'block', diskAllowed: false, retiredKey: 'buffer_size' };
+export const FILE_BUFFER_DEFAULTS: BufferDefaults = {
+  maxEvents: 8192,
+  whenFull: 'block',
+  diskAllowed: false,
+  retiredKey: 'buffer_size',
+};
 
 /** Defaults, documented here next to the schema (CONFIG.md). */
 export const FILE_OUTPUT_DEFAULTS = {

@@ -62,7 +62,12 @@ export interface KafkaSaslConfig {
 }
 
 /** `buffer:` without one (docs/configuration.md). */
-export const KAFKA_BUFFER_DEFAULTS: BufferDefaults = { maxEvents: 1024, whenFull: 'drop_newest', diskAllowed: true, retiredKey: 'buffer_size' };
+export const KAFKA_BUFFER_DEFAULTS: BufferDefaults = {
+  maxEvents: 1024,
+  whenFull: 'drop_newest',
+  diskAllowed: true,
+  retiredKey: 'buffer_size',
+};
 
 /**
  * Defaults, documented here next to the schema (CONFIG.md).

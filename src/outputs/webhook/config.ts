@@ -59,7 +59,12 @@ export interface WebhookBatchConfig {
 }
 
 /** `buffer:` without one (docs/configuration.md). */
-export const WEBHOOK_BUFFER_DEFAULTS: BufferDefaults = { maxEvents: 1024, whenFull: 'drop_newest', diskAllowed: true, retiredKey: 'queue_size' };
+export const WEBHOOK_BUFFER_DEFAULTS: BufferDefaults = {
+  maxEvents: 1024,
+  whenFull: 'drop_newest',
+  diskAllowed: true,
+  retiredKey: 'queue_size',
+};
 
 /** Defaults, documented here next to the schema (CONFIG.md). */
 export const WEBHOOK_OUTPUT_DEFAULTS = {

@@ -375,7 +375,10 @@ export class WebhookOutput implements Output {
   private noteDrop(): void {
     const dropped = this.dropLog.note();
     if (dropped > 0)
-      this.log.warn('webhook queue full; dropping events', { dropped, max_events: this.config.buffer.maxEvents });
+      this.log.warn('webhook queue full; dropping events', {
+        dropped,
+        max_events: this.config.buffer.maxEvents,
+      });
   }
 
   private waitIdle(ms: number): Promise<boolean> {

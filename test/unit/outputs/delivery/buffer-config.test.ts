@@ -82,7 +82,11 @@ describe('buffer: the same block on every output type', () => {
 
   it('reads acknowledgements, acknowledgement_timeout and data_dir (relative to the config file)', () => {
     const c = configOf('acknowledgements: false\nacknowledgement_timeout: 2s\ndata_dir: ${D:-../data}\n');
-    expect(c).toMatchObject({ acknowledgements: false, acknowledgementTimeoutMs: 2000, dataDir: '/etc/data' });
+    expect(c).toMatchObject({
+      acknowledgements: false,
+      acknowledgementTimeoutMs: 2000,
+      dataDir: '/etc/data',
+    });
     expect(configOf('data_dir: ${D:-../data}\n', { D: '/var/lib/cer' }).dataDir).toBe('/var/lib/cer');
     expect(errorsOf('acknowledgements: maybe\n')).toEqual([
       '/etc/cer/recorder.yaml:1: acknowledgements: must be true or false, got "maybe"',
