@@ -156,6 +156,9 @@ export class Daemon {
     if (!this.started) return { ready: false, reason: 'starting' };
     if (this.stopping) return { ready: false, reason: 'shutting down' };
     if (this.running.length === 0) return { ready: false, reason: 'no outputs configured' };
+    // The same check ingest makes: while it answers 503 for this output, readiness says so too.
+    const blocked = this.recorder.unavailable();
+    if (blocked) return { ready: false, reason: `output ${blocked.name} cannot write (when_full: block)` };
     if (!this.running.some((r) => r.output.isUp())) return { ready: false, reason: 'no output can deliver' };
     return { ready: true };
   }
@@ -357,6 +360,11 @@ export class Daemon {
     }
   }
 
+  /** Events an output name has lost so far, every reason (`output_drops_total`, summed). */
+  private lostBy(output: string): number {
+    return this.metrics.lostByOutput.get(output) ?? 0;
+  }
+
   /** SIGUSR1: reopen every file (logrotate's postrotate convention). */
   reopenFiles(): void {
     for (const r of this.running) r.output.reopen?.();
@@ -404,10 +412,19 @@ export class Daemon {
     this.recorder.stopAccepting();
     this.recorder.drainNow();
     const budget = (): number => Math.max(0, deadline - Date.now());
+    // What each output has lost before its drain: the difference afterwards is the drain's loss.
+    const lostBefore = new Map(this.running.map((r) => [r.output.name, this.lostBy(r.output.name)]));
     await Promise.all([...this.running.map((r) => r.output.close(budget())), ...this.retiring]);
+    this.recorder.stopWaiting();
     this.server.close();
-    const lost = this.running.reduce((n, r) => n + r.output.pending(), 0);
-    logger.info('stopped', { reason, undelivered_after_close: lost });
+    const lost: Record<string, number> = {};
+    let total = 0;
+    for (const r of this.running) {
+      const n = this.lostBy(r.output.name) - (lostBefore.get(r.output.name) ?? 0) + r.output.pending();
+      lost[r.output.name] = n;
+      total += n;
+    }
+    logger.info('stopped', { reason, lost_in_shutdown: total, lost_by_output: lost });
   }
 }
 

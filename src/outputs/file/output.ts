@@ -4,6 +4,9 @@ import type { RecorderEvent } from '../../events/event.js';
 import { Backoff } from '../../lib/backoff.js';
 import type { Logger } from '../../log.js';
 import type { OutputMeter } from '../../metrics/registry.js';
+import type { WhenFull } from '../delivery/buffer-config.js';
+import { CommitWatermark } from '../delivery/commit-watermark.js';
+import { DropLogThrottle } from '../delivery/drop-log.js';
 import type { Output } from '../output.js';
 import type { OutputDeps } from '../registry.js';
 import { WriteBatch } from './batch.js';
@@ -60,6 +63,7 @@ interface Due {
 export class FileOutput implements Output {
   readonly kind = 'file';
   readonly name: string;
+  readonly whenFull: WhenFull;
 
   private readonly path: string;
   private readonly meter: OutputMeter;
@@ -102,6 +106,10 @@ export class FileOutput implements Output {
   private progressWaiters: Array<() => void> = [];
   /** `what:code` of the problem last logged, so a failing retry logs once, not every time. */
   private problem: string | null = null;
+  /** Which accepted lines are written (and synced under `fsync: always`): `committed()`. */
+  private readonly durable = new CommitWatermark();
+  private roomWaiters: Array<() => void> = [];
+  private readonly dropLog = new DropLogThrottle();
 
   constructor(
     private readonly config: FileOutputConfig,
@@ -109,6 +117,7 @@ export class FileOutput implements Output {
     opts: FileOutputOptions = {},
   ) {
     this.name = config.name;
+    this.whenFull = config.buffer.whenFull;
     this.path = resolve(config.path);
     this.meter = deps.metrics.forOutput(config.name);
     this.reopens = deps.metrics.fileReopens.labels(config.name);
@@ -129,19 +138,34 @@ export class FileOutput implements Output {
 
   send(line: Buffer, _event: RecorderEvent): boolean {
     if (this.closing) {
-      this.meter.lost('closed');
+      this.drop('closed');
       return false;
     }
-    // In-flight lines count too: buffer.maxEvents bounds the memory this output holds.
-    if (this.pending() >= this.config.buffer.maxEvents) {
-      this.meter.lost('buffer_full');
+    // In-flight lines count too: buffer.maxEvents bounds the memory this output holds. A
+    // `block` output is only handed a line without room at a reload or shutdown (Output.hasRoom).
+    if (this.whenFull === 'drop_newest' && this.pending() >= this.config.buffer.maxEvents) {
+      this.drop('buffer_full');
       return false;
     }
     this.buffered.push(line);
+    this.durable.take();
     this.meter.queued(this.pending());
     // While the file is not open, the successful reopen flushes; no point waking the loop.
     if (this.file) this.kick();
     return true;
+  }
+
+  hasRoom(): boolean {
+    return this.closing || this.pending() < this.config.buffer.maxEvents;
+  }
+
+  whenRoom(): Promise<void> {
+    if (this.hasRoom()) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  committed(): Promise<boolean> {
+    return this.durable.committed();
   }
 
   isUp(): boolean {
@@ -171,10 +195,34 @@ export class FileOutput implements Output {
     return this.closePromise;
   }
 
+  /** Counts a drop and says so, throttled (the metric counts every one). */
+  private drop(reason: 'closed' | 'buffer_full'): void {
+    this.meter.lost(reason);
+    const dropped = this.dropLog.note();
+    if (dropped === 0) return;
+    if (reason === 'buffer_full') {
+      this.log.warn('file buffer full; dropping events (when_full: drop_newest)', {
+        path: this.path,
+        dropped,
+        max_events: this.config.buffer.maxEvents,
+      });
+    } else {
+      this.log.warn('file output closed; dropping events sent to it', { path: this.path, dropped });
+    }
+  }
+
+  private notifyRoom(): void {
+    if (this.roomWaiters.length === 0 || !this.hasRoom()) return;
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
   // ---- shutdown -------------------------------------------------------------------
 
   private async shutdown(budgetMs: number): Promise<void> {
     this.closing = true;
+    this.notifyRoom();
     const deadline = performance.now() + Math.max(0, budgetMs);
     this.clearTimer('checkTimer');
     this.clearTimer('graceTimer');
@@ -204,6 +252,9 @@ export class FileOutput implements Output {
       lost += this.inflight.remaining;
       this.inflight = null;
     }
+    // A write still running may yet land its lines; acknowledging them now would be a guess.
+    this.durable.abandonPending();
+    this.durable.lostNext(lost);
     this.meter.lost('shutdown', lost);
     this.meter.queued(this.pending());
     if (lost > 0)
@@ -534,16 +585,23 @@ export class FileOutput implements Output {
    */
   private settle(batch: WriteBatch, lostAs: 'write_error' | null): void {
     const done = batch.takeDone();
-    if (lostAs) this.meter.lost(lostAs, done.events);
-    else this.meter.written(done.events, done.bytes);
+    if (lostAs) {
+      this.meter.lost(lostAs, done.events);
+      this.durable.lostNext(done.events);
+    } else {
+      this.meter.written(done.events, done.bytes);
+      this.durable.written(done.events);
+    }
     if (batch.remaining === 0) {
       this.inflight = null;
     } else if (this.stopped) {
       // Close gave up on this batch while it was being written.
       this.meter.lost('shutdown', batch.remaining);
+      this.durable.lostNext(batch.remaining);
       this.inflight = null;
     }
     this.meter.queued(this.pending());
+    this.notifyRoom();
   }
 
   private armFsync(): void {

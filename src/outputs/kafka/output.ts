@@ -5,7 +5,9 @@ import { Backoff } from '../../lib/backoff.js';
 import { RingQueue } from '../../lib/ring-queue.js';
 import type { Logger } from '../../log.js';
 import type { Metrics, OutputMeter } from '../../metrics/registry.js';
+import type { WhenFull } from '../delivery/buffer-config.js';
 import { DropLogThrottle } from '../delivery/drop-log.js';
+import { pollForRoom } from '../delivery/room.js';
 import type { Output } from '../output.js';
 import type { OutputDeps } from '../registry.js';
 import { kafkaClientConfig, type ProduceOptions, produceOptions, producerConfig } from './client-config.js';
@@ -78,6 +80,7 @@ const DISCONNECT_GRACE_MS = 500;
 export class KafkaOutput implements Output {
   readonly name: string;
   readonly kind = 'kafka';
+  readonly whenFull: WhenFull;
 
   private readonly meter: OutputMeter;
   private readonly metrics: Metrics;
@@ -120,6 +123,7 @@ export class KafkaOutput implements Output {
   ) {
     registerSnappyCodec();
     this.name = config.name;
+    this.whenFull = config.buffer.whenFull;
     this.metrics = deps.metrics;
     this.meter = deps.metrics.forOutput(config.name);
     this.log = deps.logger.child({ output: config.name });
@@ -175,6 +179,19 @@ export class KafkaOutput implements Output {
     this.meter.queued(this.held);
     this.scheduleDrain();
     return true;
+  }
+
+  hasRoom(): boolean {
+    return !this.accepting || this.held < this.config.buffer.maxEvents;
+  }
+
+  whenRoom(): Promise<void> {
+    return pollForRoom(() => this.hasRoom());
+  }
+
+  /** A memory buffer: an event taken is as durable as this output makes it. */
+  committed(): Promise<boolean> {
+    return Promise.resolve(true);
   }
 
   isUp(): boolean {

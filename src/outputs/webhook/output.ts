@@ -7,7 +7,9 @@ import { jsonOf } from '../../events/serialize.js';
 import { backoffDelay } from '../../lib/backoff.js';
 import type { Logger } from '../../log.js';
 import type { OutputMeter } from '../../metrics/registry.js';
+import type { WhenFull } from '../delivery/buffer-config.js';
 import { DropLogThrottle } from '../delivery/drop-log.js';
+import { pollForRoom } from '../delivery/room.js';
 import type { DropReason, Output } from '../output.js';
 import type { OutputDeps } from '../registry.js';
 import { type AbortCause, AttemptControl } from './attempt-control.js';
@@ -46,6 +48,7 @@ interface LoggedError {
 export class WebhookOutput implements Output {
   readonly name: string;
   readonly kind = 'webhook';
+  readonly whenFull: WhenFull;
 
   private readonly meter: OutputMeter;
   private readonly retries: { inc(): void };
@@ -82,6 +85,7 @@ export class WebhookOutput implements Output {
     deps: OutputDeps,
   ) {
     this.name = config.name;
+    this.whenFull = config.buffer.whenFull;
     this.meter = deps.metrics.forOutput(config.name);
     this.retries = deps.metrics.webhookRetries.labels(config.name);
     this.log = deps.logger.child({ output: config.name, kind: this.kind });
@@ -125,6 +129,19 @@ export class WebhookOutput implements Output {
     this.meter.queued(this.pending());
     if (this.active < this.config.workers) this.schedulePump();
     return true;
+  }
+
+  hasRoom(): boolean {
+    return this.closing || !this.queue.full;
+  }
+
+  whenRoom(): Promise<void> {
+    return pollForRoom(() => this.hasRoom());
+  }
+
+  /** A memory buffer: an event taken is as durable as this output makes it. */
+  committed(): Promise<boolean> {
+    return Promise.resolve(true);
   }
 
   isUp(): boolean {
