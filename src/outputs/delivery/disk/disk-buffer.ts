@@ -172,7 +172,9 @@ export class DiskBuffer implements DeliveryBuffer {
       const firsts = segmentFirstSeqs(readdirSync(dir));
       const fromLedger = this.ledger.initial?.seq;
       if (fromLedger === undefined && firsts.length > 0) {
-        this.log.warn('disk buffer: ledger missing or unreadable; replaying from the oldest segment', { dir });
+        this.log.warn('disk buffer: ledger missing or unreadable; replaying from the oldest segment', {
+          dir,
+        });
       }
       let acked = fromLedger ?? (firsts.length > 0 ? (firsts[0] as number) - 1 : 0);
       // Segments wholly below the ledger: a crash came between the ledger sync and the unlink.
@@ -358,7 +360,11 @@ export class DiskBuffer implements DeliveryBuffer {
       return;
     }
     this.acked = end;
-    for (let nextEnd = this.done.get(this.acked + 1); nextEnd !== undefined; nextEnd = this.done.get(this.acked + 1)) {
+    for (
+      let nextEnd = this.done.get(this.acked + 1);
+      nextEnd !== undefined;
+      nextEnd = this.done.get(this.acked + 1)
+    ) {
       this.done.delete(this.acked + 1);
       this.doneAhead -= nextEnd - this.acked;
       this.acked = nextEnd;
@@ -367,7 +373,7 @@ export class DiskBuffer implements DeliveryBuffer {
 
   private freeable(): boolean {
     const oldest = this.segments[0];
-    if (!oldest || !oldest.sealed) return false;
+    if (!oldest?.sealed) return false;
     return this.acked >= this.firstSeqAfter(0) - 1;
   }
 
@@ -432,7 +438,10 @@ export class DiskBuffer implements DeliveryBuffer {
         }
       } catch (err) {
         // Sync, ledger or unlink failed (EIO and the like): log, and try again on the next tick.
-        this.log.error('disk buffer: background write failed', { dir: this.options.dir, error: errText(err) });
+        this.log.error('disk buffer: background write failed', {
+          dir: this.options.dir,
+          error: errText(err),
+        });
         this.syncDue = false;
         this.pausedUntil = Date.now() + 1000;
         return;
@@ -460,7 +469,10 @@ export class DiskBuffer implements DeliveryBuffer {
     let bytes = 0;
     for (let i = this.memHead; i < this.mem.length; i++) {
       const e = this.mem[i] as Entry;
-      if (batch.length > 0 && (seg.size + bytes + e.encoded.length > this.segmentBytes || bytes > MAX_WRITE_BATCH)) {
+      if (
+        batch.length > 0 &&
+        (seg.size + bytes + e.encoded.length > this.segmentBytes || bytes > MAX_WRITE_BATCH)
+      ) {
         break;
       }
       batch.push(e.encoded);
@@ -554,7 +566,7 @@ export class DiskBuffer implements DeliveryBuffer {
     let removed = false;
     for (;;) {
       const oldest = this.segments[0];
-      if (!oldest || !oldest.sealed || this.ledgerSeq < this.firstSeqAfter(0) - 1) break;
+      if (!oldest?.sealed || this.ledgerSeq < this.firstSeqAfter(0) - 1) break;
       if (this.readerFd?.seg === oldest) {
         await closeAsync(this.readerFd.fd);
         this.readerFd = null;
@@ -632,7 +644,11 @@ export class DiskBuffer implements DeliveryBuffer {
     if (this.readSeq >= memFirst) {
       const out: BufferedRecord[] = [];
       let bytes = 0;
-      for (let i = this.memHead + (this.readSeq - memFirst); i < this.mem.length && out.length < maxEvents; i++) {
+      for (
+        let i = this.memHead + (this.readSeq - memFirst);
+        i < this.mem.length && out.length < maxEvents;
+        i++
+      ) {
         const e = this.mem[i] as Entry;
         if (out.length > 0 && bytes + e.record.line.length > maxBytes) break;
         bytes += e.record.line.length;

@@ -1,4 +1,4 @@
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BufferedRecord } from '../buffer.js';
 import { decodeLedger, LEDGER_FILE } from './ledger.js';

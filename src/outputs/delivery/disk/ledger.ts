@@ -101,7 +101,13 @@ export class Ledger {
   /** The same, synchronously: at start-up only, to record where a new or unreadable ledger begins. */
   writeSync(seq: number): void {
     this.generation += 1;
-    writeSync(this.fd, encodeSlot({ seq, generation: this.generation }), 0, SLOT_BYTES, SLOT_OFFSETS[this.generation % 2]);
+    writeSync(
+      this.fd,
+      encodeSlot({ seq, generation: this.generation }),
+      0,
+      SLOT_BYTES,
+      SLOT_OFFSETS[this.generation % 2],
+    );
     fdatasyncSync(this.fd);
   }
 

@@ -24,7 +24,14 @@ const LINE_LEN_BYTES = 4;
 export const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 export function encodeRecord(seq: number, line: Buffer, meta: EventMeta): Buffer {
-  const metaJson = JSON.stringify([meta.id, meta.type, meta.source, meta.fingerprint, meta.timestamp, meta.instance]);
+  const metaJson = JSON.stringify([
+    meta.id,
+    meta.type,
+    meta.source,
+    meta.fingerprint,
+    meta.timestamp,
+    meta.instance,
+  ]);
   const metaBytes = Buffer.byteLength(metaJson);
   const bodyLen = LINE_LEN_BYTES + line.length + metaBytes;
   const out = Buffer.allocUnsafe(HEADER_BYTES + bodyLen);

@@ -67,7 +67,12 @@ export function decodeChunk(
 }
 
 export type ScanItem =
-  | { readonly kind: 'record'; readonly record: BufferedRecord; readonly offset: number; readonly size: number }
+  | {
+      readonly kind: 'record';
+      readonly record: BufferedRecord;
+      readonly offset: number;
+      readonly size: number;
+    }
   /** Nothing after `offset` in this file can be read: `why` says what was found there. */
   | { readonly kind: 'corrupt'; readonly offset: number; readonly why: string };
 

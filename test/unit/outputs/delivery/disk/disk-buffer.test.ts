@@ -32,7 +32,9 @@ describe('DiskBuffer', () => {
     b.ack([...rest, next as NonNullable<typeof next>]);
     expect(b.length).toBe(0);
     // Acknowledged segments are deleted once the ledger is past them.
-    await waitFor(() => readdirSync(dir).filter((f) => f.endsWith('.seg')).length <= 1, { what: 'segments freed' });
+    await waitFor(() => readdirSync(dir).filter((f) => f.endsWith('.seg')).length <= 1, {
+      what: 'segments freed',
+    });
     await b.close();
   });
 
@@ -100,7 +102,13 @@ describe('DiskBuffer', () => {
 
   it('sync: full resolves committed() only after the records are on disk', async () => {
     const dir = await tempDir('cer-disk-');
-    const a = new DiskBuffer({ dir, maxBytes: 1 << 20, sync: 'full', flushIntervalMs: 60_000, log: quietLog });
+    const a = new DiskBuffer({
+      dir,
+      maxBytes: 1 << 20,
+      sync: 'full',
+      flushIntervalMs: 60_000,
+      log: quietLog,
+    });
     a.push(line(1), meta(1));
     await a.committed();
     expect((await inspectBuffer(dir)).pending).toBe(1);

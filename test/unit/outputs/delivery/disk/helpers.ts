@@ -20,7 +20,14 @@ export function line(n: number, pad = 0): Buffer {
 }
 
 export function openBuffer(dir: string, extra: Partial<DiskBufferOptions> = {}): DiskBuffer {
-  return new DiskBuffer({ dir, maxBytes: 1024 * 1024, sync: 'normal', flushIntervalMs: 20, log: quietLog, ...extra });
+  return new DiskBuffer({
+    dir,
+    maxBytes: 1024 * 1024,
+    sync: 'normal',
+    flushIntervalMs: 20,
+    log: quietLog,
+    ...extra,
+  });
 }
 
 /** The number in a record's id. */

@@ -18,7 +18,11 @@ import { describe, expect, it } from 'vitest';
 import type { BufferedRecord } from '../../../../../src/outputs/delivery/buffer.js';
 import type { DiskBuffer } from '../../../../../src/outputs/delivery/disk/disk-buffer.js';
 import { decodeLedger } from '../../../../../src/outputs/delivery/disk/ledger.js';
-import { scanSegmentFile, segmentFileName, segmentFirstSeqs } from '../../../../../src/outputs/delivery/disk/segments.js';
+import {
+  scanSegmentFile,
+  segmentFileName,
+  segmentFirstSeqs,
+} from '../../../../../src/outputs/delivery/disk/segments.js';
 import { tempDir } from '../../../../helpers/daemon.js';
 import { line, meta, openBuffer } from './helpers.js';
 
@@ -39,16 +43,40 @@ type Damage =
   | { kind: 'ledger-garbled' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('push' as const), count: fc.integer({ min: 1, max: 40 }), pad: fc.integer({ min: 0, max: 400 }) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('read' as const), count: fc.integer({ min: 1, max: 30 }) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('ack' as const), picks: fc.array(fc.nat(1000), { maxLength: 30 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('push' as const),
+      count: fc.integer({ min: 1, max: 40 }),
+      pad: fc.integer({ min: 0, max: 400 }),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant('read' as const), count: fc.integer({ min: 1, max: 30 }) }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('ack' as const),
+      picks: fc.array(fc.nat(1000), { maxLength: 30 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('commit' as const) }) },
 );
 
 const damageArb: fc.Arbitrary<Damage> = fc.oneof(
   fc.constant({ kind: 'none' as const }),
-  fc.record({ kind: fc.constant('cut' as const), segment: fc.nat(20), at: fc.double({ min: 0, max: 1, noNaN: true }) }),
-  fc.record({ kind: fc.constant('flip' as const), segment: fc.nat(20), at: fc.double({ min: 0, max: 0.999, noNaN: true }) }),
+  fc.record({
+    kind: fc.constant('cut' as const),
+    segment: fc.nat(20),
+    at: fc.double({ min: 0, max: 1, noNaN: true }),
+  }),
+  fc.record({
+    kind: fc.constant('flip' as const),
+    segment: fc.nat(20),
+    at: fc.double({ min: 0, max: 0.999, noNaN: true }),
+  }),
   fc.record({ kind: fc.constant('delete' as const), segment: fc.nat(20) }),
   fc.constant({ kind: 'ledger-lost' as const }),
   fc.constant({ kind: 'ledger-garbled' as const }),
@@ -62,7 +90,9 @@ interface OnDisk {
   end: number;
 }
 
-async function filesNow(dir: string): Promise<{ ledger: number | null; segments: number[]; records: OnDisk[] }> {
+async function filesNow(
+  dir: string,
+): Promise<{ ledger: number | null; segments: number[]; records: OnDisk[] }> {
   let ledger: number | null = null;
   try {
     ledger = decodeLedger(readFileSync(join(dir, 'ledger')))?.seq ?? null;
@@ -76,7 +106,13 @@ async function filesNow(dir: string): Promise<{ ledger: number | null; segments:
     for await (const item of scanSegmentFile(join(dir, file))) {
       // Damage an earlier epoch made and the ledger has not passed yet: only what precedes it counts.
       if (item.kind === 'corrupt') break;
-      records.push({ seq: item.record.seq, id: item.record.meta.id, file, offset: item.offset, end: item.offset + item.size });
+      records.push({
+        seq: item.record.seq,
+        id: item.record.meta.id,
+        file,
+        offset: item.offset,
+        end: item.offset + item.size,
+      });
     }
   }
   return { ledger, segments, records };
@@ -84,7 +120,10 @@ async function filesNow(dir: string): Promise<{ ledger: number | null; segments:
 
 function dirBytes(dir: string): number {
   // A segment may be deleted between the listing and its stat (the buffer frees space meanwhile).
-  return readdirSync(dir).reduce((sum, f) => sum + (statSync(join(dir, f), { throwIfNoEntry: false })?.size ?? 0), 0);
+  return readdirSync(dir).reduce(
+    (sum, f) => sum + (statSync(join(dir, f), { throwIfNoEntry: false })?.size ?? 0),
+    0,
+  );
 }
 
 async function drain(buf: DiskBuffer): Promise<BufferedRecord[]> {
@@ -92,7 +131,9 @@ async function drain(buf: DiskBuffer): Promise<BufferedRecord[]> {
   while (buf.length > 0) {
     const got = await Promise.race([
       buf.read(37, 16 * 1024),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`stalled with length ${buf.length}`)), 5000)),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`stalled with length ${buf.length}`)), 5000),
+      ),
     ]);
     out.push(...got);
     buf.ack(got);
@@ -104,13 +145,19 @@ describe('disk buffer segment log under crashes and damage', () => {
   it('replays exactly what the damage left, counts what it took, stays within max_size', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.tuple(fc.array(opArb, { minLength: 1, maxLength: 25 }), damageArb), { minLength: 1, maxLength: 3 }),
+        fc.array(fc.tuple(fc.array(opArb, { minLength: 1, maxLength: 25 }), damageArb), {
+          minLength: 1,
+          maxLength: 3,
+        }),
         async (epochs) => {
-          if (process.env.DEBUG_PROP) console.log('----');
           const dir = await tempDir('cer-prop-');
           let corrupted = 0;
           const open = () =>
-            openBuffer(dir, { maxBytes: MAX_BYTES, segmentBytes: 2048, onCorrupted: (n) => (corrupted += n) });
+            openBuffer(dir, {
+              maxBytes: MAX_BYTES,
+              segmentBytes: 2048,
+              onCorrupted: (n) => (corrupted += n),
+            });
           let buf = open();
           let n = 0;
           for (const [ops, damage] of epochs) {
@@ -123,7 +170,8 @@ describe('disk buffer segment log under crashes and damage', () => {
                   if (buf.push(line(n, op.pad), meta(n))) pushed.push(meta(n).id);
                 }
               } else if (op.kind === 'read') {
-                if (buf.length - outstanding.length > 0) outstanding.push(...(await buf.read(op.count, 8 * 1024)));
+                if (buf.length - outstanding.length > 0)
+                  outstanding.push(...(await buf.read(op.count, 8 * 1024)));
               } else if (op.kind === 'ack') {
                 const acks: BufferedRecord[] = [];
                 for (const p of op.picks) {
@@ -145,7 +193,8 @@ describe('disk buffer segment log under crashes and damage', () => {
             const inFiles = new Set(atCrash.records.map((r) => r.id));
             for (const id of committed) {
               const rec = atCrash.records.find((r) => r.id === id);
-              if (!rec) expect(Number(id.slice(3)) <= ledger || inFiles.has(id), `committed ${id} lost`).toBe(true);
+              if (!rec)
+                expect(Number(id.slice(3)) <= ledger || inFiles.has(id), `committed ${id} lost`).toBe(true);
             }
 
             // Damage, and what it destroys.
@@ -154,7 +203,10 @@ describe('disk buffer segment log under crashes and damage', () => {
             const destroyed = new Set<number>();
             let countedExpected = true;
             let ledgerKept = true;
-            if ((damage.kind === 'cut' || damage.kind === 'flip' || damage.kind === 'delete') && segs.length > 0) {
+            if (
+              (damage.kind === 'cut' || damage.kind === 'flip' || damage.kind === 'delete') &&
+              segs.length > 0
+            ) {
               const file = segmentFileName(segs[damage.segment % segs.length] as number);
               const path = join(dir, file);
               const size = statSync(path).size;
@@ -182,14 +234,14 @@ describe('disk buffer segment log under crashes and damage', () => {
               writeFileSync(join(dir, 'ledger'), Buffer.alloc(600, 0x5a));
               ledgerKept = false;
             }
-            if (process.env.DEBUG_PROP) console.log(JSON.stringify({ damage, ledger: atCrash.ledger, segs, recs: atCrash.records.map((r) => [r.seq, r.file.slice(16, 20), r.offset, r.end]), destroyed: [...destroyed] }));
             const effectiveLedger = ledgerKept ? ledger : (atCrash.records[0]?.seq ?? 1) - 1;
 
             corrupted = 0;
             buf = open();
             const delivered = await drain(buf);
             const deliveredSeqs = new Set(delivered.map((r) => r.seq));
-            if (ledgerKept) for (const r of delivered) expect(r.seq, 'replayed past the ledger').toBeGreaterThan(ledger);
+            if (ledgerKept)
+              for (const r of delivered) expect(r.seq, 'replayed past the ledger').toBeGreaterThan(ledger);
             for (const r of atCrash.records) {
               if (r.seq > effectiveLedger && !destroyed.has(r.seq)) {
                 expect(deliveredSeqs.has(r.seq), `record ${r.seq} (${r.id}) not replayed`).toBe(true);
@@ -203,18 +255,23 @@ describe('disk buffer segment log under crashes and damage', () => {
             // delivered or counted (a gap left by a loss an earlier process counted but whose
             // ledger update the crash prevented is counted again: each process counts what it saw).
             let unaccounted = 0;
-            for (let s = effectiveLedger + 1; s < buf.nextSequence; s++) if (!deliveredSeqs.has(s)) unaccounted++;
+            for (let s = effectiveLedger + 1; s < buf.nextSequence; s++)
+              if (!deliveredSeqs.has(s)) unaccounted++;
             expect(corrupted).toBe(unaccounted);
             // Damage to older segments is counted, damage to the newest is a torn tail.
             if (!countedExpected) {
-              for (const s of destroyed) expect(s >= buf.nextSequence || s <= effectiveLedger, `torn ${s} reused`).toBe(true);
+              for (const s of destroyed)
+                expect(s >= buf.nextSequence || s <= effectiveLedger, `torn ${s} reused`).toBe(true);
             }
             expect(dirBytes(dir)).toBeLessThanOrEqual(MAX_BYTES);
           }
           await buf.close();
         },
       ),
-      { numRuns: Number(process.env.PROP_RUNS ?? 60), ...(process.env.PROP_EXAMPLE ? { examples: [JSON.parse(process.env.PROP_EXAMPLE)], numRuns: 1 } : {}) },
+      {
+        numRuns: Number(process.env.PROP_RUNS ?? 60),
+        ...(process.env.PROP_EXAMPLE ? { examples: [JSON.parse(process.env.PROP_EXAMPLE)], numRuns: 1 } : {}),
+      },
     );
   }, 240_000);
 });
