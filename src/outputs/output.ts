@@ -1,17 +1,14 @@
 import type { RecorderEvent } from '../events/event.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/registry.js';
 
-/**
- * Why an output lost an event. Each loss is counted under exactly one reason
- * (ARCHITECTURE.md rule 6). `filtered` is deliberately absent: an event an output
- * does not want is not a loss.
- */
-export type DropReason =
-  | 'buffer_full'
-  | 'retries_exhausted'
-  | 'rejected'
-  | 'closed'
-  | 'shutdown'
-  | 'write_error';
+/** What every output gets from the daemon. */
+export interface OutputDeps {
+  metrics: Metrics;
+  logger: Logger;
+  /** The daemon's version (User-Agent, client ids). */
+  version: string;
+}
 
 /**
  * One destination. Only the write loop calls `send`; it must never block, never throw

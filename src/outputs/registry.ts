@@ -1,18 +1,8 @@
-import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics/registry.js';
 import type { OutputConfig } from '../recorder-config/schema.js';
 import { FileOutput } from './file/output.js';
 import { KafkaOutput } from './kafka/output.js';
-import type { Output } from './output.js';
+import type { Output, OutputDeps } from './output.js';
 import { WebhookOutput } from './webhook/output.js';
-
-/** What every output gets from the daemon. */
-export interface OutputDeps {
-  metrics: Metrics;
-  logger: Logger;
-  /** The daemon's version (User-Agent, client ids). */
-  version: string;
-}
 
 /** Builds an output from its config. Adding an output type adds a case here and nothing else. */
 export function createOutput(config: OutputConfig, deps: OutputDeps): Output {
