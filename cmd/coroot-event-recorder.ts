@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { Daemon } from '../src/daemon.js';
 import { isLogLevel, Logger } from '../src/log.js';
+import { OUTPUT_TYPES } from '../src/outputs/registry.js';
 import { loadConfigFile } from '../src/recorder-config/load.js';
 import { type ListenAddress, parseListenAddress } from '../src/recorder-config/schema.js';
 import { VERSION } from '../src/version.js';
@@ -9,7 +10,7 @@ import { VERSION } from '../src/version.js';
 const USAGE = `Usage: coroot-event-recorder --config FILE [options]
 
 Records Coroot and Alertmanager alerts, incidents and deployments as structured
-events to JSONL files, webhooks and Kafka.
+events to the configured outputs (${OUTPUT_TYPES.map((t) => t.section).join(', ')}).
 
 Options:
   --config FILE               YAML configuration file (required)
