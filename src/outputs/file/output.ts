@@ -7,8 +7,7 @@ import type { OutputMeter } from '../../metrics/registry.js';
 import type { WhenFull } from '../delivery/buffer-config.js';
 import { CommitWatermark } from '../delivery/commit-watermark.js';
 import { DropLogThrottle } from '../delivery/drop-log.js';
-import type { Output } from '../output.js';
-import type { OutputDeps } from '../registry.js';
+import type { Output, OutputDeps } from '../output.js';
 import { WriteBatch } from './batch.js';
 import type { FileOutputConfig } from './config.js';
 import {
