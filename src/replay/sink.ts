@@ -25,14 +25,7 @@ export interface DeliveryOutcome {
  * `buffer_full` drops): replay keeps below it, so nothing is dropped for going too fast.
  */
 export function outputCapacity(config: OutputConfig): number {
-  switch (config.type) {
-    case 'file':
-      return config.bufferSize;
-    case 'webhook':
-      return config.queueSize;
-    case 'kafka':
-      return config.bufferSize;
-  }
+  return config.buffer.maxEvents;
 }
 
 /**

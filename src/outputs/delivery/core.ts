@@ -1,4 +1,3 @@
-import { pollForRoom } from './room.js';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecorderEvent } from '../../events/event.js';
@@ -8,6 +7,7 @@ import type { OutputMeter } from '../../metrics/registry.js';
 import { Batcher, type BatchLimits, type DeliveryBatch } from './batcher.js';
 import type { DeliveryBuffer, EventMeta } from './buffer.js';
 import { DropLogThrottle } from './drop-log.js';
+import { pollForRoom } from './room.js';
 
 /** How one delivery of a batch ended. */
 export type DeliveryOutcome =

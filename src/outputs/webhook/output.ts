@@ -4,9 +4,9 @@ import { Pool } from 'undici';
 import type { RecorderEvent } from '../../events/event.js';
 import type { Logger } from '../../log.js';
 import type { DropReason } from '../../metrics/drop-reason.js';
-import type { WhenFull } from '../delivery/buffer-config.js';
 import type { OutputMeter } from '../../metrics/registry.js';
 import type { DeliveryBatch } from '../delivery/batcher.js';
+import type { WhenFull } from '../delivery/buffer-config.js';
 import { DeliveryCore, type DeliveryOutcome } from '../delivery/core.js';
 import { MemoryBuffer } from '../delivery/memory-buffer.js';
 import { RetryPolicy } from '../delivery/retry.js';
@@ -96,7 +96,10 @@ export class WebhookOutput implements Output {
         meter: this.meter,
         log: this.log,
         onFullDrops: (dropped) =>
-          this.log.warn('webhook queue full; dropping events', { dropped, max_events: config.buffer.maxEvents }),
+          this.log.warn('webhook queue full; dropping events', {
+            dropped,
+            max_events: config.buffer.maxEvents,
+          }),
         settleMs: ABORT_SETTLE_MS,
       },
     );

@@ -39,6 +39,7 @@ describe('ingest with a full queue', () => {
     let recorded = 0;
     const base = await start('', {
       full: true,
+      unavailable: () => null,
       capacity: 1,
       recordAll: () => {
         recorded++;
@@ -56,6 +57,7 @@ describe('ingest with a full queue', () => {
     let dropped = 0;
     const base = await start('on_queue_full: drop\n', {
       full: true,
+      unavailable: () => null,
       capacity: 8,
       recordAll: () => 'queue_full',
       dropped: (_reason, n) => {

@@ -50,9 +50,13 @@ describe('Recorder back-pressure (when_full: block)', () => {
     expect(file.events).toEqual(events);
     expect(recorder.length).toBe(0);
     recorder.updateGauges();
-    const blocked = await registrySum(metrics.registry, 'coroot_event_recorder_output_blocked_seconds_total', {
-      output: 'file',
-    });
+    const blocked = await registrySum(
+      metrics.registry,
+      'coroot_event_recorder_output_blocked_seconds_total',
+      {
+        output: 'file',
+      },
+    );
     expect(blocked).toBeGreaterThan(0);
   });
 
