@@ -60,6 +60,12 @@ export interface Output {
   committed(): Promise<boolean>;
   /** True when the output can deliver now (drives `output_up` and readiness). */
   isUp(): boolean;
+  /**
+   * True when the output tried to write (or open, or connect) and failed, and has not
+   * succeeded since: for a `block` output, ingest and readiness then answer 503. Unlike
+   * `!isUp()`, false while the output is still starting (a file not yet opened).
+   */
+  failing(): boolean;
   /** Events taken by `send` and not yet written, failed or dropped. */
   pending(): number;
   /**

@@ -118,7 +118,7 @@ export class Recorder {
     for (const slot of this.blockSlots) {
       const out = slot.output;
       const upSince = this.down.get(out.name);
-      if (out.isUp()) {
+      if (!out.failing()) {
         if (upSince === undefined) continue;
         // A full disk lets a small write through now and then (the last block's free bytes):
         // intake resumes only once the output has stayed up a while, so neither ingest nor

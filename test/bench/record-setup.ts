@@ -19,6 +19,7 @@ const nullOutput: Output = {
   whenRoom: async () => {},
   committed: async () => true,
   isUp: () => true,
+  failing: () => false,
   pending: () => 0,
   close: async () => {},
 };

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { benchAcksAlertmanager, benchAcksLatency } from './acks.bench.js';
 import { benchAlertmanager } from './alertmanager.bench.js';
 import { benchIngest } from './ingest.bench.js';
 import { benchKafka } from './kafka.bench.js';
@@ -38,6 +39,8 @@ const SCENARIOS: Scenario[] = [
   { id: 6, name: 'webhook', run: benchWebhook },
   { id: 7, name: 'kafka', run: benchKafka, kafka: true },
   { id: 8, name: 'scaling', run: benchScaling, kafka: true },
+  { id: 9, name: 'acks', run: benchAcksLatency },
+  { id: 10, name: 'acks-alertmanager', run: benchAcksAlertmanager },
 ];
 
 function selected(only: string | undefined): Scenario[] {

@@ -60,6 +60,10 @@ export class CollectingOutput implements Output {
     return true;
   }
 
+  failing(): boolean {
+    return !this.isUp();
+  }
+
   isUp(): boolean {
     return true;
   }

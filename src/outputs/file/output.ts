@@ -10,17 +10,9 @@ import { DropLogThrottle } from '../delivery/drop-log.js';
 import type { Output, OutputDeps } from '../output.js';
 import { WriteBatch } from './batch.js';
 import type { FileOutputConfig } from './config.js';
-import {
-  appendBuffers,
-  errnoCode,
-  type FileId,
-  fileIdAt,
-  isMissing,
-  type OpenedFile,
-  openAppend,
-  sameFile,
-} from './fs-ops.js';
+import { appendBuffers, errnoCode, isMissing, type OpenedFile, openAppend } from './fs-ops.js';
 import { PathWatcher } from './path-watcher.js';
+import { RotationDetector } from './rotation.js';
 
 export interface FileOutputOptions {
   /** How long a renamed/deleted file may stay missing before the output creates it itself. */
@@ -68,7 +60,7 @@ export class FileOutput implements Output {
   private readonly meter: OutputMeter;
   private readonly reopens: { inc(): void };
   private readonly log: Logger;
-  private readonly recreateGraceMs: number;
+  private readonly rotation: RotationDetector;
   private readonly checkIntervalMs: number;
 
   /** Lines accepted and not yet handed to a write; swapped out whole for each batch. */
@@ -80,8 +72,6 @@ export class FileOutput implements Output {
   private file: OpenedFile | null = null;
   /** Bytes written since the last fdatasync. */
   private dirty = false;
-  /** When the path was first seen without our file (monotonic ms), while we still write to it. */
-  private missingSince: number | null = null;
   private lastWriteFailed = false;
   private upReported = false;
 
@@ -91,7 +81,6 @@ export class FileOutput implements Output {
 
   private readonly backoff = new Backoff(100, 5000);
   private openTimer: NodeJS.Timeout | null = null;
-  private graceTimer: NodeJS.Timeout | null = null;
   private fsyncTimer: NodeJS.Timeout | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
   private readonly watcher: PathWatcher;
@@ -121,7 +110,12 @@ export class FileOutput implements Output {
     this.meter = deps.metrics.forOutput(config.name);
     this.reopens = deps.metrics.fileReopens.labels(config.name);
     this.log = deps.logger.child({ output: config.name, kind: this.kind });
-    this.recreateGraceMs = opts.recreateGraceMs ?? DEFAULT_RECREATE_GRACE_MS;
+    this.rotation = new RotationDetector(
+      this.path,
+      opts.recreateGraceMs ?? DEFAULT_RECREATE_GRACE_MS,
+      this.log,
+      () => this.requestCheck(),
+    );
     this.checkIntervalMs = opts.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS;
     this.watcher = new PathWatcher(this.path, () => this.requestCheck(), this.log);
   }
@@ -165,6 +159,10 @@ export class FileOutput implements Output {
 
   committed(): Promise<boolean> {
     return this.durable.committed();
+  }
+
+  failing(): boolean {
+    return this.problem !== null;
   }
 
   isUp(): boolean {
@@ -224,7 +222,7 @@ export class FileOutput implements Output {
     this.notifyRoom();
     const deadline = performance.now() + Math.max(0, budgetMs);
     this.clearTimer('checkTimer');
-    this.clearTimer('graceTimer');
+    this.rotation.stop();
     if (this.file) this.kick();
     const drained = await this.waitUntil(() => this.pending() === 0, deadline);
     // A write still running at the deadline accounts for its own lines when it returns;
@@ -389,8 +387,7 @@ export class FileOutput implements Output {
   private adopt(opened: OpenedFile): void {
     this.file = opened;
     this.dirty = false;
-    this.missingSince = null;
-    this.clearTimer('graceTimer');
+    this.rotation.reset();
     this.reportUp();
   }
 
@@ -449,59 +446,19 @@ export class FileOutput implements Output {
   }
 
   private async checkRotation(file: OpenedFile): Promise<void> {
-    let current: FileId | null;
-    try {
-      current = await fileIdAt(this.path);
-    } catch (err) {
-      // Cannot tell (EACCES on the folder...): keep writing where we are.
-      this.log.debug('cannot stat the file path', { path: this.path, code: errnoCode(err) });
-      return;
+    switch (await this.rotation.check(file)) {
+      case 'replaced':
+        await this.swap(file, false, 'file replaced (rotated)');
+        return;
+      case 'deleted':
+        await this.swap(file, true, 'file deleted; created it');
+        return;
+      case 'grace-over':
+        await this.swap(file, true, 'no new file appeared within the grace period; created it');
+        return;
+      default:
+        return;
     }
-    if (current && sameFile(current, file.id)) {
-      this.missingSince = null;
-      this.clearTimer('graceTimer');
-      return;
-    }
-    if (current) {
-      await this.swap(file, false, 'file replaced (rotated)');
-    } else if (await isUnlinked(file)) {
-      // Deleted, not renamed: no rotated file will receive our lines and no logrotate
-      // `create` is coming to race with, so waiting would only lose lines.
-      await this.swap(file, true, 'file deleted; created it');
-    } else if (this.graceOver()) {
-      await this.swap(file, true, 'no new file appeared within the grace period; created it');
-    }
-  }
-
-  /**
-   * The path has no file: true once it has been missing for the whole grace period.
-   * Until then lines keep going to the old descriptor: after a rename they land in the
-   * rotated file; after a plain delete they land in an unlinked file, which is what the
-   * operator's delete asked for.
-   */
-  private graceOver(): boolean {
-    const now = performance.now();
-    if (this.missingSince === null) {
-      this.missingSince = now;
-      this.log.info('file moved or deleted; writing to the old descriptor until a new file appears', {
-        path: this.path,
-        graceMs: this.recreateGraceMs,
-      });
-    }
-    const waited = now - this.missingSince;
-    if (waited >= this.recreateGraceMs) return true;
-    // Timers may fire a little early against performance.now(): re-arm for the rest.
-    this.armGrace(this.recreateGraceMs - waited);
-    return false;
-  }
-
-  private armGrace(delayMs: number): void {
-    this.clearTimer('graceTimer');
-    this.graceTimer = setTimeout(() => {
-      this.graceTimer = null;
-      this.requestCheck();
-    }, Math.ceil(delayMs));
-    this.graceTimer.unref();
   }
 
   /**
@@ -516,7 +473,7 @@ export class FileOutput implements Output {
     } catch (err) {
       if (!create && isMissing(err)) {
         // Gone again between stat and open (another rotation): back to waiting.
-        if (this.graceOver()) this.requestCheck();
+        if (this.rotation.graceOver()) this.requestCheck();
         return;
       }
       await this.fail(old, 'cannot reopen file', err);
@@ -645,7 +602,7 @@ export class FileOutput implements Output {
     this.meter.up(up);
   }
 
-  private clearTimer(which: 'openTimer' | 'graceTimer' | 'fsyncTimer' | 'checkTimer'): void {
+  private clearTimer(which: 'openTimer' | 'fsyncTimer' | 'checkTimer'): void {
     const timer = this[which];
     if (timer) clearTimeout(timer);
     this[which] = null;
@@ -657,14 +614,5 @@ async function closeQuietly(file: OpenedFile): Promise<void> {
     await file.handle.close();
   } catch {
     // Closing after an I/O error may fail again; the descriptor is released either way.
-  }
-}
-
-/** True when the open file has no name left (a plain delete rather than a rename). */
-async function isUnlinked(file: OpenedFile): Promise<boolean> {
-  try {
-    return (await file.handle.stat()).nlink === 0;
-  } catch {
-    return false;
   }
 }

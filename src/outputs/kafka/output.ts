@@ -154,6 +154,11 @@ export class KafkaOutput implements Output {
     return this.core.committed();
   }
 
+  /** After start, until connected (and again after a failure): a `block` Kafka output holds intake back meanwhile. */
+  failing(): boolean {
+    return this.state !== 'idle' && !this.isUp();
+  }
+
   isUp(): boolean {
     return this.up;
   }

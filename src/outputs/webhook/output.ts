@@ -143,6 +143,11 @@ export class WebhookOutput implements Output {
     return this.core.committed();
   }
 
+  /** After start: optimistic until attempts fail (see `isUp`). */
+  failing(): boolean {
+    return this.started && !this.isUp();
+  }
+
   isUp(): boolean {
     return this.up && !this.core.closed;
   }
