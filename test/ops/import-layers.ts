@@ -23,7 +23,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['recorder-config'],
   ['recorder'],
   ['ingest'],
-  ['daemon'],
+  ['daemon', 'replay'],
   ['cmd'],
 ];
 
