@@ -81,9 +81,15 @@ export class ConfigWatcher {
     if (this.watcher && sameSet(next, this.targets)) return;
     const old = this.watcher;
     this.targets = next;
-    this.watcher = this.open();
-    this.watcher.add([...next]);
-    this.logger.debug('watching config files', { paths: [...next] });
+    const watcher = this.open();
+    this.watcher = watcher;
+    // Logged once chokidar has looked at every path: a change made before then can go unseen.
+    watcher.once('ready', () => {
+      if (this.watcher !== watcher) return;
+      const folders = [...new Set(this.files.map((f) => dirname(f)))];
+      this.logger.debug('watching config files', { folders, paths: [...next] });
+    });
+    watcher.add([...next]);
     old?.close().catch((err: unknown) => this.logger.warn('config watcher error', { err }));
   }
 
