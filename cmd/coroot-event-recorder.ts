@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { Daemon } from '../src/daemon.js';
 import { isLogLevel, Logger } from '../src/log.js';
+import { OUTPUT_TYPES } from '../src/outputs/registry.js';
 import { loadConfigFile } from '../src/recorder-config/load.js';
 import { type ListenAddress, parseListenAddress } from '../src/recorder-config/schema.js';
 import { runReplayCommand } from '../src/replay/command.js';
@@ -11,7 +12,7 @@ const USAGE = `Usage: coroot-event-recorder --config FILE [options]
        coroot-event-recorder replay --config FILE --output NAME [options] FILE...
 
 Records Coroot and Alertmanager alerts, incidents and deployments as structured
-events to JSONL files, webhooks and Kafka.
+events to the configured outputs (${OUTPUT_TYPES.map((t) => t.section).join(', ')}).
 
 Options:
   --config FILE               YAML configuration file (required)

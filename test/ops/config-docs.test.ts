@@ -8,12 +8,10 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FILTER_KEYS, TLS_KEYS } from '../../src/config/common.js';
+import { BASIC_AUTH_KEYS, FILTER_KEYS } from '../../src/config/common.js';
 import { COROOT_API_KEYS } from '../../src/config/coroot-api.js';
 import { SERVER_AUTH_KEYS, SERVER_KEYS, SERVER_TLS_KEYS } from '../../src/config/server.js';
-import { FILE_OUTPUT_KEYS } from '../../src/outputs/file/config.js';
-import { KAFKA_OUTPUT_KEYS, SASL_KEYS } from '../../src/outputs/kafka/config.js';
-import { BATCH_KEYS, WEBHOOK_OUTPUT_KEYS } from '../../src/outputs/webhook/config.js';
+import { OUTPUT_TYPES } from '../../src/outputs/registry.js';
 import { INGEST_ENDPOINT_KEYS, TOP_LEVEL_KEYS } from '../../src/recorder-config/schema.js';
 import { parseTestConfig } from '../helpers/config.js';
 import { ROOT } from '../helpers/daemon.js';
@@ -34,16 +32,15 @@ const DOC = join(ROOT, 'docs/configuration.md');
 /** Key lists written inline in src/config (`.map('<key>', [...])`), as this test expects them. */
 const INLINE: Record<string, readonly string[]> = {
   ingest: ['coroot', 'alertmanager', 'coroot_api'],
-  basic_auth: ['username', 'password', 'password_file'],
 };
 const INGEST_KEYS = INLINE.ingest as readonly string[];
-const BASIC_AUTH_KEYS = INLINE.basic_auth as readonly string[];
 
 /** `*_KEYS` constants of src/config and where this test uses them; KAFKA_KEYS holds values of `key`, not keys. */
 const KNOWN_LISTS = new Set([
   'TOP_LEVEL_KEYS',
   'INGEST_ENDPOINT_KEYS',
   'HTTP_AUTH_KEYS', // spread into INGEST_ENDPOINT_KEYS and WEBHOOK_OUTPUT_KEYS
+  'BASIC_AUTH_KEYS',
   'FILTER_KEYS',
   'TLS_KEYS',
   'COROOT_API_KEYS',
@@ -81,24 +78,14 @@ const SECTIONS: Array<{ heading: string; keys: string[] }> = [
   },
   { heading: '### `ingest.coroot_api` (pull mode, a list)', keys: [...COROOT_API_KEYS] },
   { heading: '## Filters (every output type)', keys: [...FILTER_KEYS] },
-  { heading: '## `file_outputs`', keys: without(FILE_OUTPUT_KEYS, FILTER_KEYS) },
-  {
-    heading: '## `webhook_outputs`',
+  // Every registered output type: its section documents its own keys and its nested maps' keys.
+  ...OUTPUT_TYPES.map((t) => ({
+    heading: `## \`${t.section}\``,
     keys: [
-      ...without(WEBHOOK_OUTPUT_KEYS, FILTER_KEYS),
-      ...prefixed('basic_auth', BASIC_AUTH_KEYS),
-      ...prefixed('tls', TLS_KEYS),
-      ...prefixed('batch', BATCH_KEYS),
+      ...without(t.keys, FILTER_KEYS),
+      ...Object.entries(t.nestedKeys).flatMap(([key, keys]) => prefixed(key, keys)),
     ],
-  },
-  {
-    heading: '## `kafka_outputs`',
-    keys: [
-      ...without(KAFKA_OUTPUT_KEYS, FILTER_KEYS),
-      ...prefixed('tls', TLS_KEYS),
-      ...prefixed('sasl', SASL_KEYS),
-    ],
-  },
+  })),
 ];
 
 /** Keys in the first column of the tables of each `#`-heading section (one code span per row). */
@@ -144,7 +131,7 @@ function everyKeyYaml(): string {
   const outputNested = (extra: Record<string, readonly string[]>): Record<string, string> =>
     Object.fromEntries(Object.entries(extra).map(([k, keys]) => [k, inner(keys, '      ')]));
   return [
-    map(without(TOP_LEVEL_KEYS, ['server', 'ingest', 'file_outputs', 'webhook_outputs', 'kafka_outputs'])),
+    map(without(TOP_LEVEL_KEYS, ['server', 'ingest', ...OUTPUT_TYPES.map((t) => t.section)])),
     'server:',
     map(
       SERVER_KEYS,
@@ -161,12 +148,10 @@ function everyKeyYaml(): string {
     map(INGEST_ENDPOINT_KEYS, auth, '    '),
     '  coroot_api:',
     `    - ${map(COROOT_API_KEYS, {}, '      ').trimStart()}`,
-    'file_outputs:',
-    `  - ${map(FILE_OUTPUT_KEYS, {}, '    ').trimStart()}`,
-    'webhook_outputs:',
-    `  - ${map(WEBHOOK_OUTPUT_KEYS, { ...outputNested({ tls: TLS_KEYS, batch: BATCH_KEYS, basic_auth: BASIC_AUTH_KEYS }) }, '    ').trimStart()}`,
-    'kafka_outputs:',
-    `  - ${map(KAFKA_OUTPUT_KEYS, { ...outputNested({ tls: TLS_KEYS, sasl: SASL_KEYS }) }, '    ').trimStart()}`,
+    ...OUTPUT_TYPES.flatMap((t) => [
+      `${t.section}:`,
+      `  - ${map(t.keys, outputNested(t.nestedKeys), '    ').trimStart()}`,
+    ]),
   ].join('\n');
 }
 
@@ -213,7 +198,8 @@ describe('docs/configuration.md vs the config reader', () => {
   });
 
   it('every output type accepts the filter keys', () => {
-    for (const keys of [FILE_OUTPUT_KEYS, WEBHOOK_OUTPUT_KEYS, KAFKA_OUTPUT_KEYS]) {
+    expect(OUTPUT_TYPES.length).toBeGreaterThanOrEqual(3);
+    for (const { keys } of OUTPUT_TYPES) {
       for (const k of FILTER_KEYS) expect(keys).toContain(k);
     }
   });

@@ -31,14 +31,7 @@ export const LAYERS: readonly (readonly string[])[] = [
  * Known violations still being removed, as "from-part -> to-part" (layers) or a file path that takes
  * part in a cycle. Each entry says why it is still here; the list must end empty.
  */
-export const EXCEPTIONS: ReadonlyMap<string, string> = new Map<string, string>([
-  // metrics/registry.ts takes DropReason from outputs/output.ts; the reasons move below metrics (issue 13).
-  ['metrics -> outputs', 'DropReason lives in outputs/output.ts'],
-  // outputs/registry.ts reads the whole-file OutputConfig union from recorder-config/schema.ts (issue 13).
-  ['outputs -> recorder-config', 'registry typed by the whole-file schema'],
-  // outputs/registry.ts builds each output and each output imports OutputDeps back from it (issue 13).
-  ['src/outputs/registry.ts', 'OutputDeps declared in the registry'],
-]);
+export const EXCEPTIONS: ReadonlyMap<string, string> = new Map<string, string>([]);
 
 export interface Violation {
   kind: 'layer' | 'cycle' | 'unknown-part';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { OutputConfig } from '../../../src/outputs/registry.js';
 import { planReconcile, type RunningOutput } from '../../../src/recorder/reconcile.js';
-import type { OutputConfig } from '../../../src/recorder-config/schema.js';
 import { CollectingOutput } from '../../helpers/collecting-output.js';
 import { configOf } from '../../helpers/config.js';
 
