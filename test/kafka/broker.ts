@@ -1,12 +1,34 @@
 /**
- * A real single-node Apache Kafka (KRaft) for tests, the bench and `npm run kafka:start`
- * (TESTING.md). The jars come from Maven Central through test/kafka/pom.xml, copied once
- * into a cache folder outside the repo; each broker runs from its own temp folder on free
- * loopback ports.
+ * A real single-node Apache Kafka (KRaft) for tests, the bench and `npm run kafka:start`.
+ * The jars come from Maven Central through test/kafka/pom.xml, copied once per version into
+ * a cache folder outside the repo (`<cache>/kafka-<version>/lib`); each broker runs from its
+ * own folder on free loopback ports.
+ *
+ * Versions: KAFKA_VERSION (the current 4.x line) is what the suite, the bench and the soak
+ * run; KAFKA_PREVIOUS_VERSION (3.9) is kept for one round-trip test. `npm run kafka:fetch`
+ * caches both.
  *
  * Besides the PLAINTEXT listener the broker has a SASL_PLAINTEXT one that takes PLAIN,
  * SCRAM-SHA-256 and SCRAM-SHA-512 for the user in SASL_USER, so the SASL options can be
  * tested against the real thing.
+ *
+ * Outages (a broker that goes away and comes back, not a new cluster):
+ *
+ *   const broker = await KafkaBroker.start();   // new folder, free ports, formatted, ready
+ *   await broker.stop();                        // SIGTERM: controlled shutdown
+ *   await broker.stop({ signal: 'SIGKILL' });   // or a crash: log recovery on the next start
+ *   // while stopped: connections to broker.brokers are refused; the folder, the data and
+ *   // the ports (broker.port, saslPort, controllerPort) are kept
+ *   await broker.restart();                     // same ports, same data, same cluster id;
+ *                                               // resolves once the broker serves again
+ *   broker.running                              // false between stop() and restart()
+ *   await broker.destroy();                     // stop and remove the folder (if start made it)
+ *
+ * restart() throws (with the broker's last log lines) when the broker cannot come back,
+ * e.g. when another process took one of its ports while it was down: the ports are free
+ * for anyone between stop() and restart(). `KafkaBroker.open(dir)` gives back a stopped
+ * broker from its folder (`broker.json` there holds its version and ports), which is how
+ * `npm run kafka:stop` / `kafka:start` keep the data between runs.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,8 +39,12 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Keep in step with kafka.version in pom.xml. */
-export const KAFKA_VERSION = '3.9.1';
+/** The Kafka the suite runs. Keep in step with kafka.version in pom.xml (its default). */
+export const KAFKA_VERSION = '4.1.1';
+/** The previous line, kept for one round trip (test/integration/kafka-3.test.ts). */
+export const KAFKA_PREVIOUS_VERSION = '3.9.1';
+/** Every version `npm run kafka:fetch` caches. */
+export const KAFKA_VERSIONS = [KAFKA_VERSION, KAFKA_PREVIOUS_VERSION] as const;
 
 export const SASL_USER = { username: 'recorder', password: 'recorder-secret-0' } as const;
 
@@ -36,16 +62,16 @@ export function kafkaCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** `<cache>/kafka-<version>`: the jars (lib/) and the state of `npm run kafka:start`. */
-export function kafkaHome(env: NodeJS.ProcessEnv = process.env): string {
-  return join(kafkaCacheDir(env), `kafka-${KAFKA_VERSION}`);
+export function kafkaHome(version: string = KAFKA_VERSION, env: NodeJS.ProcessEnv = process.env): string {
+  return join(kafkaCacheDir(env), `kafka-${version}`);
 }
 
-export function kafkaLibDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(kafkaHome(env), 'lib');
+export function kafkaLibDir(version: string = KAFKA_VERSION, env: NodeJS.ProcessEnv = process.env): string {
+  return join(kafkaHome(version, env), 'lib');
 }
 
-export function jarsPresent(env: NodeJS.ProcessEnv = process.env): boolean {
-  return existsSync(join(kafkaLibDir(env), COMPLETE_MARKER));
+export function jarsPresent(version: string = KAFKA_VERSION, env: NodeJS.ProcessEnv = process.env): boolean {
+  return existsSync(join(kafkaLibDir(version, env), COMPLETE_MARKER));
 }
 
 /** The major version of `java` on the PATH, or null when there is none. */
@@ -64,12 +90,12 @@ export function mavenAvailable(): boolean {
 }
 
 /** Null when a broker can be started here, else what is missing, in one line. */
-export function missingPrerequisites(): string | null {
+export function missingPrerequisites(version: string = KAFKA_VERSION): string | null {
   const missing: string[] = [];
   const java = javaMajorVersion();
   if (java === null) missing.push('Java 17+ (no working `java` on PATH)');
   else if (java < 17) missing.push(`Java 17+ (found Java ${java})`);
-  if (!jarsPresent() && !mavenAvailable()) missing.push('Maven (`mvn`, to fetch the Kafka jars once)');
+  if (!jarsPresent(version) && !mavenAvailable()) missing.push('Maven (`mvn`, to fetch the Kafka jars once)');
   if (missing.length === 0) return null;
   return `missing ${missing.join(' and ')}; install with: ${INSTALL_HINT}`;
 }
@@ -78,31 +104,32 @@ export function missingPrerequisites(): string | null {
  * Copies the Kafka jars into the cache once. Idempotent and safe against a concurrent
  * fetch: jars go to a private folder that is renamed into place, with a marker written last.
  */
-export async function fetchKafkaJars(): Promise<string> {
-  const lib = kafkaLibDir();
-  if (jarsPresent()) return lib;
-  await mkdir(kafkaHome(), { recursive: true });
-  const staging = await mkdtemp(join(kafkaHome(), 'lib-fetch-'));
+export async function fetchKafkaJars(version: string = KAFKA_VERSION): Promise<string> {
+  const lib = kafkaLibDir(version);
+  if (jarsPresent(version)) return lib;
+  await mkdir(kafkaHome(version), { recursive: true });
+  const staging = await mkdtemp(join(kafkaHome(version), 'lib-fetch-'));
   const r = await run('mvn', [
     '-q',
     '-B',
     '-f',
     POM,
     'dependency:copy-dependencies',
+    `-Dkafka.version=${version}`,
     `-DoutputDirectory=${staging}`,
   ]);
   if (!r.ok) {
     await rm(staging, { recursive: true, force: true });
     throw new Error(`mvn dependency:copy-dependencies failed:\n${lastLines(r.output, 15)}`);
   }
-  await writeFile(join(staging, COMPLETE_MARKER), `${KAFKA_VERSION}\n`);
+  await writeFile(join(staging, COMPLETE_MARKER), `${version}\n`);
   try {
     await rm(lib, { recursive: true, force: true });
     await rename(staging, lib);
   } catch (err) {
     // Another process won the race and its copy is complete: use that one.
     await rm(staging, { recursive: true, force: true });
-    if (!jarsPresent()) throw err;
+    if (!jarsPresent(version)) throw err;
   }
   return lib;
 }
@@ -132,17 +159,26 @@ export async function freePorts(n: number): Promise<number[]> {
 export interface BrokerOptions {
   /** The broker's folder (config, data, log). Default: a new temp folder, removed by destroy(). */
   dir?: string;
+  /** Which Kafka (one of KAFKA_VERSIONS). Default: KAFKA_VERSION. */
+  version?: string;
   /** Survive the parent (for `npm run kafka:start`). */
   detached?: boolean;
 }
 
+/** What `<dir>/broker.json` holds: enough to start the same broker again (KafkaBroker.open). */
 export interface BrokerState {
+  version: string;
+  /** The JVM's pid when it was last started (-1 before). */
   pid: number;
   port: number;
   saslPort: number;
   controllerPort: number;
   dir: string;
 }
+
+export type StopSignal = 'SIGTERM' | 'SIGKILL';
+
+const STATE_FILE = 'broker.json';
 
 /** Brokers this process started and has not stopped: killed if the process exits first. */
 const running = new Set<ChildProcess>();
@@ -158,8 +194,10 @@ function installExitHook(): void {
 
 export class KafkaBroker {
   private child: ChildProcess | null = null;
+  private lastPid = -1;
 
   private constructor(
+    readonly version: string,
     readonly dir: string,
     readonly port: number,
     readonly saslPort: number,
@@ -182,9 +220,15 @@ export class KafkaBroker {
     return this.child?.pid ?? null;
   }
 
+  /** Whether this object's JVM is running (false before boot, after stop() and after release()). */
+  get running(): boolean {
+    return this.child !== null;
+  }
+
   get state(): BrokerState {
     return {
-      pid: this.pid ?? -1,
+      version: this.version,
+      pid: this.pid ?? this.lastPid,
       port: this.port,
       saslPort: this.saslPort,
       controllerPort: this.controllerPort,
@@ -194,7 +238,7 @@ export class KafkaBroker {
 
   /** Creates, boots and waits until ready. */
   static async start(opts: BrokerOptions = {}): Promise<KafkaBroker> {
-    const missing = missingPrerequisites();
+    const missing = missingPrerequisites(opts.version);
     if (missing) throw new Error(`cannot start Kafka: ${missing}`);
     const broker = await KafkaBroker.create(opts);
     try {
@@ -215,31 +259,69 @@ export class KafkaBroker {
     const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'kafka-test-')));
     await mkdir(dir, { recursive: true });
     const [port, saslPort, controllerPort] = (await freePorts(3)) as [number, number, number];
-    const broker = new KafkaBroker(dir, port, saslPort, controllerPort, opts.detached ?? false, ownsDir);
+    const broker = new KafkaBroker(
+      opts.version ?? KAFKA_VERSION,
+      dir,
+      port,
+      saslPort,
+      controllerPort,
+      opts.detached ?? false,
+      ownsDir,
+    );
     await broker.writeConfig();
+    await broker.saveState();
+    return broker;
+  }
+
+  /**
+   * The broker that create() made in `dir`, stopped (its folder is not removed by destroy()).
+   * Null when `dir` holds no broker or one that was never formatted. restart() starts it.
+   */
+  static async open(dir: string, opts: { detached?: boolean } = {}): Promise<KafkaBroker | null> {
+    let state: BrokerState;
+    try {
+      state = JSON.parse(await readFile(join(dir, STATE_FILE), 'utf8')) as BrokerState;
+    } catch {
+      return null;
+    }
+    if (!existsSync(join(dir, 'data', 'meta.properties'))) return null;
+    const broker = new KafkaBroker(
+      state.version,
+      dir,
+      state.port,
+      state.saslPort,
+      state.controllerPort,
+      opts.detached ?? false,
+      false,
+    );
+    broker.lastPid = state.pid;
     return broker;
   }
 
   /** Fetches the jars if needed, formats the storage, starts the JVM, waits until it serves. */
   async boot(): Promise<void> {
-    await fetchKafkaJars();
+    await fetchKafkaJars(this.version);
     await this.format();
     await this.launch();
   }
 
-  /** Starts again on the same ports and data (after stop()). */
+  /** Starts again on the same ports and data (after stop(), or on a broker from open()). */
   async restart(): Promise<void> {
     if (this.child !== null) throw new Error('the broker is running');
     await this.launch();
   }
 
-  /** Graceful stop (SIGTERM, controlled shutdown), SIGKILL when it takes too long. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the JVM and waits for it to exit; the folder, data and ports stay for restart().
+   * SIGTERM (default) is a controlled shutdown, SIGKILLed when it takes longer than 30 s;
+   * SIGKILL is a crash.
+   */
+  async stop(opts: { signal?: StopSignal } = {}): Promise<void> {
     const child = this.child;
     if (child === null) return;
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
+      child.kill(opts.signal ?? 'SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), STOP_BUDGET_MS);
       await exited;
       clearTimeout(timer);
@@ -248,7 +330,7 @@ export class KafkaBroker {
     this.child = null;
   }
 
-  /** Stops and removes the folder (when start() created it). */
+  /** Stops and removes the folder (when create() made it). */
   async destroy(): Promise<void> {
     await this.stop();
     if (this.ownsDir) await rm(this.dir, { recursive: true, force: true });
@@ -261,6 +343,10 @@ export class KafkaBroker {
       this.child.unref();
       this.child = null;
     }
+  }
+
+  private async saveState(): Promise<void> {
+    await writeFile(join(this.dir, STATE_FILE), `${JSON.stringify(this.state, null, 2)}\n`);
   }
 
   private async writeConfig(): Promise<void> {
@@ -303,6 +389,19 @@ export class KafkaBroker {
       '',
     ];
     await writeFile(join(this.dir, 'log4j.properties'), log4j.join('\n'));
+    // Kafka 4 also touches log4j 2 (its dynamic log-level controller); without a config of its
+    // own log4j 2 prints "No configuration found" on every start.
+    const log4j2 = [
+      'status=error',
+      'appender.stdout.type=Console',
+      'appender.stdout.name=STDOUT',
+      'appender.stdout.layout.type=PatternLayout',
+      'appender.stdout.layout.pattern=[%d] %p %m (%c)%n',
+      'rootLogger.level=warn',
+      'rootLogger.appenderRef.stdout.ref=STDOUT',
+      '',
+    ];
+    await writeFile(join(this.dir, 'log4j2.properties'), log4j2.join('\n'));
   }
 
   private javaArgs(main: string, args: string[], heap = '-Xmx512m'): string[] {
@@ -311,8 +410,9 @@ export class KafkaBroker {
       '-XX:+UseSerialGC',
       '-Djava.awt.headless=true',
       `-Dlog4j.configuration=file:${join(this.dir, 'log4j.properties')}`,
+      `-Dlog4j2.configurationFile=${join(this.dir, 'log4j2.properties')}`,
       '-cp',
-      `${kafkaLibDir()}/*`,
+      `${kafkaLibDir(this.version)}/*`,
       main,
       ...args,
     ];
@@ -353,8 +453,10 @@ export class KafkaBroker {
       spawned.error = err;
     });
     this.child = child;
+    if (child.pid !== undefined) this.lastPid = child.pid;
     running.add(child);
     installExitHook();
+    await this.saveState();
     const deadline = Date.now() + START_BUDGET_MS;
     for (;;) {
       const log = await readFile(logFile, 'utf8').then((t) => t.slice(from));
