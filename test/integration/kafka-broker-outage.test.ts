@@ -10,6 +10,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
 import { KafkaBroker, missingPrerequisites } from '../kafka/broker.js';
+import { createTopic } from '../kafka/topics.js';
 
 const kafka = inject('kafka');
 const skip =
@@ -94,7 +95,7 @@ describe.skipIf(skip !== null)('a broker outage in the test harness', () => {
     const topic = `outage-${randomUUID().slice(0, 8)}`;
     const admin = client(address).admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    await createTopic(admin, topic, { partitions: 2 });
     const clusterId = (await admin.describeCluster()).clusterId;
     await admin.disconnect();
     await produce(address, topic, values(0, 100));

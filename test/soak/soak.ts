@@ -33,6 +33,7 @@ import { sampleSum, scrape } from '../helpers/metrics.js';
 import { validateEvent } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
 import { KafkaBroker, missingPrerequisites } from '../kafka/broker.js';
+import { createTopic } from '../kafka/topics.js';
 import { LoadGenerator, type LoadStats, SEQ, seqOfEvent } from './load.js';
 import { MemorySampler, memoryOf, openFds } from './proc.js';
 import { FlappingReceiver, type ReceiverMode, type ReceiverStats } from './receiver.js';
@@ -218,7 +219,7 @@ export async function run(partial: Partial<SoakOptions> = {}): Promise<SoakResul
     const kafka = new Kafka({ brokers: [broker.brokers], clientId: 'soak', logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3 }], waitForLeaders: true });
+    await createTopic(admin, TOPIC, { partitions: 3 });
     await admin.disconnect();
 
     await receiver.start();
