@@ -15,7 +15,8 @@ function start(): Promise<{ address: string; broker: KafkaBroker | null }> {
   starting ??= (async () => {
     const fromEnv = process.env.KAFKA_BROKERS;
     if (fromEnv) return { address: fromEnv, broker: null };
-    const broker = await KafkaBroker.start();
+    // Full JIT: the broker must not be what limits the Kafka scenarios.
+    const broker = await KafkaBroker.start({ jit: 'full' });
     return { address: broker.brokers, broker };
   })();
   return starting;
