@@ -3,8 +3,8 @@ import type { RecorderEvent } from '../events/event.js';
 import type { Logger } from '../log.js';
 import { Metrics } from '../metrics/registry.js';
 import type { Output } from '../outputs/output.js';
+import type { OutputConfig } from '../outputs/registry.js';
 import { createOutput } from '../outputs/registry.js';
-import type { OutputConfig } from '../recorder-config/schema.js';
 
 /** How often the sink looks at the output's backlog while it waits for room or for the end. */
 const POLL_MS = 5;
