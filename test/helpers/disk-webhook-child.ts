@@ -14,7 +14,7 @@ const [dataDir, url, count] = process.argv.slice(2) as [string, string, string];
 const config: WebhookOutputConfig = JSON.parse(process.env.WEBHOOK_CONFIG as string);
 config.url = url;
 const out = new WebhookOutput(config, {
-  metrics: new Metrics(),
+  metrics: new Metrics('test'),
   logger: new Logger('error'),
   version: 'test',
   dataDir,

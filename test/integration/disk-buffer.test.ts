@@ -88,7 +88,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
 
-function output(config: WebhookOutputConfig, dataDir: string, metrics = new Metrics()): WebhookOutput {
+function output(config: WebhookOutputConfig, dataDir: string, metrics = new Metrics('test')): WebhookOutput {
   const out = new WebhookOutput(config, { metrics, logger: new Logger('error'), version: 'test', dataDir });
   out.start();
   cleanups.push(() => out.close(0));
@@ -111,7 +111,7 @@ describe('disk-buffered webhook output', () => {
     const url = await receiver.start();
     const dataDir = await tempDir('cer-diskhook-');
     const config = diskWebhookConfig(url);
-    const metrics = new Metrics();
+    const metrics = new Metrics('test');
     const first = output(config, dataDir, metrics);
     expect(sendRange(first, 0, 2000)).toBe(2000);
     // Far more failures than max_attempts: a disk buffer retries forever.
@@ -170,7 +170,7 @@ describe('disk-buffered webhook output', () => {
     const url = await receiver.start();
     const dataDir = await tempDir('cer-diskhook-');
     const config = diskWebhookConfig(url);
-    const metrics = new Metrics();
+    const metrics = new Metrics('test');
     const out = output(config, dataDir, metrics);
     expect(() => output(config, dataDir)).toThrow(/already open in this process/);
     sendRange(out, 0, 10);
