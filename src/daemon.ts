@@ -117,7 +117,7 @@ export class Daemon {
 
   private async startInternal(): Promise<void> {
     const { logger } = this.opts;
-    const plan = planReconcile([], this.config.outputs, (c) => this.createOutput(c));
+    const plan = planReconcile([], this.config.outputs, (c) => this.createOutput(c, this.config.dataDir));
     for (const slot of plan.added) slot.output.start();
     this.running = plan.next;
     this.recorder.swapOutputs(plan.next);
@@ -144,11 +144,13 @@ export class Daemon {
     });
   }
 
-  private createOutput(config: RecorderConfig['outputs'][number]): Output {
+  private createOutput(config: RecorderConfig['outputs'][number], dataDir: string | null): Output {
     return createOutput(config, {
       metrics: this.metrics,
       logger: this.opts.logger.child({ output: config.name }),
       version: this.opts.version,
+      // An output kept by a reload keeps the folder it opened.
+      dataDir,
     });
   }
 
@@ -164,7 +166,7 @@ export class Daemon {
   }
 
   /**
-   * Reloads the config file (CONFIG.md "Reload"). Triggers are serialized; an invalid file
+   * Reloads the config file (docs/configuration.md "Reload"). Triggers are serialized; an invalid file
    * leaves everything as it is. A watch-triggered reload of unchanged content does nothing.
    */
   reload(trigger: ReloadTrigger): Promise<ReloadOutcome> {
@@ -212,7 +214,7 @@ export class Daemon {
     }
     this.keepRestartOnlySettings(next);
 
-    const plan = planReconcile(this.running, next.outputs, (c) => this.createOutput(c));
+    const plan = planReconcile(this.running, next.outputs, (c) => this.createOutput(c, next.dataDir));
     for (const slot of plan.added) slot.output.start();
     // The swap happens between two events: what was queued goes to the old set first.
     this.recorder.swapOutputs(plan.next);

@@ -39,7 +39,7 @@ export interface IngestServerDeps {
 /**
  * The listener: `node:http` (or https with `server.tls`), its timeouts and connection cap,
  * certificate reload, and shutdown. Requests go to the route table (routes.ts), ingest
- * requests on to the pipeline (pipeline.ts). Every failure is an answer, never a throw.
+ * requests on to the pipeline (pipeline.ts). Every failure is an answer, never a throw (docs/architecture.md).
  */
 export class IngestServer {
   private readonly server: Server | HttpsServer;

@@ -87,8 +87,6 @@ export function readBufferConfig(m: MapReader, defaults: BufferDefaults): Buffer
   if (config.type === 'disk') {
     if (!defaults.diskAllowed) {
       b.error('type', 'disk is not available on a file output (the file itself is durable); use memory');
-    } else {
-      b.error('type', 'disk is not available yet in this version; use memory');
     }
   } else {
     for (const key of DISK_ONLY_KEYS) {

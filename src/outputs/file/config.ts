@@ -35,7 +35,7 @@ export const FILE_BUFFER_DEFAULTS: BufferDefaults = {
   retiredKey: 'buffer_size',
 };
 
-/** Defaults, documented here next to the schema (CONFIG.md). */
+/** Defaults, documented here next to the schema (docs/configuration.md "file_outputs"). */
 export const FILE_OUTPUT_DEFAULTS = {
   fsync: 'interval' as FsyncPolicy,
   fsyncIntervalMs: 1000,

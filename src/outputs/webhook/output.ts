@@ -8,7 +8,7 @@ import type { OutputMeter } from '../../metrics/registry.js';
 import type { DeliveryBatch } from '../delivery/batcher.js';
 import type { WhenFull } from '../delivery/buffer-config.js';
 import { DeliveryCore, type DeliveryOutcome } from '../delivery/core.js';
-import { MemoryBuffer } from '../delivery/memory-buffer.js';
+import { openDeliveryBuffer } from '../delivery/open-buffer.js';
 import { RetryPolicy } from '../delivery/retry.js';
 import type { Output, OutputDeps } from '../output.js';
 import { type AbortCause, AttemptControl } from './attempt-control.js';
@@ -59,6 +59,7 @@ export class WebhookOutput implements Output {
   private readonly core: DeliveryCore;
   private readonly retryPolicy: RetryPolicy;
   private started = false;
+  private readonly retryForever: boolean;
   private closePromise: Promise<void> | null = null;
   private up = true;
   private consecutiveFailures = 0;
@@ -85,7 +86,13 @@ export class WebhookOutput implements Output {
       },
       {
         // queue_size bounds the events waiting for a worker; those in flight are bounded by the workers.
-        buffer: new MemoryBuffer(config.buffer.maxEvents, 'waiting'),
+        buffer: openDeliveryBuffer(config.buffer, {
+          dataDir: deps.dataDir ?? null,
+          outputName: config.name,
+          log: this.log,
+          onCorrupted: (n) => this.meter.lost('corrupted', n),
+          memoryBound: 'waiting',
+        }),
         batch: batch
           ? {
               maxEvents: batch.maxEvents,
@@ -103,6 +110,7 @@ export class WebhookOutput implements Output {
         settleMs: ABORT_SETTLE_MS,
       },
     );
+    this.retryForever = this.core.buffer.type === 'disk';
     this.retryPolicy = new RetryPolicy(config.retryBackoffMs, config.maxBackoffMs, 'full');
     const url = new URL(config.url);
     this.path = `${url.pathname}${url.search}`;
@@ -197,7 +205,8 @@ export class WebhookOutput implements Output {
         });
         return 'rejected';
       }
-      if (attempt >= this.config.maxAttempts) {
+      // A disk buffer keeps events through an outage of any length: retry until delivered.
+      if (attempt >= this.config.maxAttempts && !this.retryForever) {
         this.log.warn('webhook delivery failed after the last attempt', {
           ...describeRetry(result),
           attempts: attempt,
