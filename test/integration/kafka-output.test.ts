@@ -1,7 +1,7 @@
 /*
  * KafkaOutput against a real Apache Kafka broker (test/kafka/global-setup.ts starts one for
  * the run), read back with a real kafkajs consumer. Every test ends by checking the
- * accounting invariant of METRICS.md exactly: sent = written + failed + dropped + pending.
+ * accounting invariant of docs/metrics.md exactly: sent = written + failed + dropped + pending.
  */
 import { randomUUID } from 'node:crypto';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
@@ -112,7 +112,7 @@ class Harness {
     return registrySum(this.metrics.registry, `coroot_event_recorder_${name}`, { output: this.config.name });
   }
 
-  /** METRICS.md: every event handed to send is written, failed, dropped or still pending. */
+  /** docs/metrics.md "The invariant": every event handed to send is written, failed, dropped or still pending. */
   async expectInvariant(): Promise<{ written: number; failed: number; dropped: number; pending: number }> {
     const [written, failed, dropped] = await Promise.all([
       this.count('written'),

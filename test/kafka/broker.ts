@@ -1,6 +1,6 @@
 /**
  * A real single-node Apache Kafka (KRaft) for tests, the bench and `npm run kafka:start`
- * (TESTING.md). The jars come from Maven Central through test/kafka/pom.xml, copied once
+ * (docs/architecture.md "Tests"). The jars come from Maven Central through test/kafka/pom.xml, copied once
  * into a cache folder outside the repo; each broker runs from its own temp folder on free
  * loopback ports.
  *

@@ -5,7 +5,7 @@
  * Kafka broker (a real one, this soak's own) stopped and started — then every event is
  * reconciled, per output, against /metrics and against what really arrived.
  *
- * What "exact" means per output (METRICS.md: every event an output is handed ends in
+ * What "exact" means per output (docs/metrics.md "The invariant": every event an output is handed ends in
  * exactly one of written / failed / dropped):
  * - all outputs: once idle, events_received_total = written + failed + dropped, with
  *   nothing queued, and failed + dropped = the sum of output_drops_total over reasons.
