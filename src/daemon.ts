@@ -287,15 +287,8 @@ export class Daemon {
         this.opts.logger.error('closing a removed output failed', { output: r.output.name, err }),
       )
       .finally(() => {
+        // The output gauges follow it out on their own (read at scrape time from live outputs).
         this.retiring.delete(done);
-        // A replacement with the same name shares the metric series: restore its gauges.
-        const successor = this.running.find((s) => s.output.name === r.output.name);
-        if (successor) {
-          this.metrics.outputUp.labels(r.output.name).set(successor.output.isUp() ? 1 : 0);
-          this.metrics.outputQueueCell(r.output.name).set(successor.output.pending());
-        } else {
-          this.metrics.removeOutput(r.output.name);
-        }
       });
     this.retiring.add(done);
   }

@@ -112,7 +112,6 @@ export class DeliveryCore {
       this.noteDrop();
       return false;
     }
-    this.meter.queued(this.buffer.length);
     if (!this.pumping) this.wake();
     return true;
   }
@@ -209,7 +208,6 @@ export class DeliveryCore {
     } else {
       await this.buffer.close();
     }
-    this.meter.queued(this.buffer.length);
     return lost;
   }
 
@@ -284,7 +282,6 @@ export class DeliveryCore {
         for (const part of outcome.batches ?? [batch]) this.requeue(part);
         break;
     }
-    this.meter.queued(this.buffer.length);
   }
 
   private requeue(batch: DeliveryBatch): void {
