@@ -34,6 +34,7 @@ import { MemorySampler, memoryOf, openFds } from '../helpers/proc.js';
 import { validateEvent } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
 import { KafkaBroker, missingPrerequisites } from '../kafka/broker.js';
+import { createTopic } from '../kafka/topics.js';
 import { LoadGenerator, type LoadStats, SEQ, seqOfEvent } from './load.js';
 import { FlappingReceiver, type ReceiverMode, type ReceiverStats } from './receiver.js';
 import { classifyFds, countKinds, type KnownPorts } from './sockets.js';
@@ -218,7 +219,7 @@ export async function run(partial: Partial<SoakOptions> = {}): Promise<SoakResul
     const kafka = new Kafka({ brokers: [broker.brokers], clientId: 'soak', logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3 }], waitForLeaders: true });
+    await createTopic(admin, TOPIC, { partitions: 3 });
     await admin.disconnect();
 
     await receiver.start();
