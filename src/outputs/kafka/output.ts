@@ -195,7 +195,7 @@ export class KafkaOutput implements Output {
     this.troubleReported = true;
     this.log[level]('kafka output: cannot connect to the brokers; events are buffered meanwhile', {
       brokers: this.config.brokers,
-      error: failure.message,
+      err: failure.message,
       code: failure.code,
       retry_in_ms: delay,
       attempt: this.connectFailures,
@@ -208,7 +208,7 @@ export class KafkaOutput implements Output {
     const old = this.producer;
     this.producer = this.kafka.producer(producerConfig(this.config));
     void disconnectQuietly(old);
-    this.log.warn('kafka output: restarting the producer', { error: failure.message, code: failure.code });
+    this.log.warn('kafka output: restarting the producer', { err: failure.message, code: failure.code });
     this.recovering = true;
     this.setUp(false);
     this.state = 'connecting';
@@ -302,7 +302,7 @@ export class KafkaOutput implements Output {
     if (failure.action === 'split' || failure.action === 'reject') {
       this.log.error('kafka output: the broker rejected events; they are lost', {
         events: n,
-        error: failure.message,
+        err: failure.message,
         code: failure.code,
       });
       return { kind: 'lost', reason: 'rejected' };
@@ -320,7 +320,7 @@ export class KafkaOutput implements Output {
     if (!this.troubleReported) {
       this.troubleReported = true;
       this.log.warn('kafka output: cannot deliver; events are buffered and retried', {
-        error: failure.message,
+        err: failure.message,
         code: failure.code,
         error_type: failure.errorType,
       });

@@ -32,7 +32,7 @@ type Attempt =
   | { kind: 'shutdown' };
 
 interface LoggedError {
-  error: string;
+  err: string;
   code?: string;
 }
 
@@ -233,7 +233,7 @@ export class WebhookOutput implements Output {
   private aborted(cause: AbortCause): Attempt {
     if (cause === 'shutdown') return { kind: 'shutdown' };
     const error: LoggedError = {
-      error: `no complete answer within ${this.config.timeoutMs}ms`,
+      err: `no complete answer within ${this.config.timeoutMs}ms`,
       code: 'TIMEOUT',
     };
     return { kind: 'retry', status: null, retryAfterMs: null, error };
