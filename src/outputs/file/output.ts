@@ -73,7 +73,6 @@ export class FileOutput implements Output {
   /** Bytes written since the last fdatasync. */
   private dirty = false;
   private lastWriteFailed = false;
-  private upReported = false;
 
   private readonly due: Due = { open: false, reopen: false, check: false, fsync: false, finish: false };
   private busy = false;
@@ -107,7 +106,7 @@ export class FileOutput implements Output {
     this.name = config.name;
     this.whenFull = config.buffer.whenFull;
     this.path = resolve(config.path);
-    this.meter = deps.metrics.forOutput(config.name);
+    this.meter = deps.metrics.forOutput(config.name, this);
     this.reopens = deps.metrics.fileReopens.labels(config.name);
     this.log = deps.logger.child({ output: config.name, kind: this.kind });
     this.rotation = new RotationDetector(
@@ -142,7 +141,6 @@ export class FileOutput implements Output {
     }
     this.buffered.push(line);
     this.durable.take();
-    this.meter.queued(this.pending());
     // While the file is not open, the successful reopen flushes; no point waking the loop.
     if (this.file) this.kick();
     return true;
@@ -187,7 +185,7 @@ export class FileOutput implements Output {
 
   close(budgetMs: number): Promise<void> {
     this.closePromise ??= this.shutdown(budgetMs).catch((err: unknown) => {
-      this.log.error('closing the file output failed', { path: this.path, error: err });
+      this.log.error('closing the file output failed', { path: this.path, err });
     });
     return this.closePromise;
   }
@@ -239,6 +237,7 @@ export class FileOutput implements Output {
     this.due.finish = true;
     this.kick();
     if (!abandonedOp) await finished;
+    this.meter.release();
   }
 
   /** The budget is spent: whatever is not on disk now never will be. */
@@ -253,7 +252,6 @@ export class FileOutput implements Output {
     this.durable.abandonPending();
     this.durable.lostNext(lost);
     this.meter.lost('shutdown', lost);
-    this.meter.queued(this.pending());
     if (lost > 0)
       this.log.warn('shutdown budget exhausted; events not written', { path: this.path, events: lost });
   }
@@ -268,13 +266,12 @@ export class FileOutput implements Output {
         try {
           await file.handle.datasync();
         } catch (err) {
-          this.log.warn('fdatasync on close failed', { path: this.path, code: errnoCode(err), error: err });
+          this.log.warn('fdatasync on close failed', { path: this.path, code: errnoCode(err), err });
         }
       }
       await closeQuietly(file);
     }
     this.dirty = false;
-    this.reportUp();
     this.onFinished?.();
     this.onFinished = null;
   }
@@ -323,7 +320,7 @@ export class FileOutput implements Output {
     } catch (err) {
       // Every step handles its own I/O errors; this is a bug guard so no rejection escapes.
       healthy = false;
-      this.log.error('file output loop failed', { path: this.path, error: err });
+      this.log.error('file output loop failed', { path: this.path, err });
     } finally {
       this.busy = false;
       this.notifyProgress();
@@ -388,7 +385,6 @@ export class FileOutput implements Output {
     this.file = opened;
     this.dirty = false;
     this.rotation.reset();
-    this.reportUp();
   }
 
   /** The output cannot write now: report it (once per distinct problem) and retry with backoff. */
@@ -397,9 +393,8 @@ export class FileOutput implements Output {
     const key = `${what}:${code}`;
     if (key !== this.problem) {
       this.problem = key;
-      this.log.error(`${what}; retrying with backoff`, { path: this.path, code, error: err });
+      this.log.error(`${what}; retrying with backoff`, { path: this.path, code, err });
     }
-    this.reportUp();
     this.scheduleOpen(this.backoff.next());
   }
 
@@ -410,7 +405,6 @@ export class FileOutput implements Output {
       this.problem = null;
       this.log.info('file output recovered', { path: this.path });
     }
-    this.reportUp();
   }
 
   private scheduleOpen(delayMs: number): void {
@@ -556,7 +550,6 @@ export class FileOutput implements Output {
       this.durable.lostNext(batch.remaining);
       this.inflight = null;
     }
-    this.meter.queued(this.pending());
     this.notifyRoom();
   }
 
@@ -588,19 +581,12 @@ export class FileOutput implements Output {
       this.log.warn('fdatasync of the rotated file failed', {
         path: this.path,
         code: errnoCode(err),
-        error: err,
+        err,
       });
     }
   }
 
   // ---- small helpers ------------------------------------------------------------------
-
-  private reportUp(): void {
-    const up = this.isUp();
-    if (up === this.upReported) return;
-    this.upReported = up;
-    this.meter.up(up);
-  }
 
   private clearTimer(which: 'openTimer' | 'fsyncTimer' | 'checkTimer'): void {
     const timer = this[which];
