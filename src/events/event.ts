@@ -1,5 +1,5 @@
 /**
- * The event contract (../shared/design/EVENTS.md). Every output carries this object;
+ * The event contract (docs/events.md). Every output carries this object;
  * changing a field is a breaking change for consumers, so the JSON Schema in
  * event.schema.json must change with it.
  */
@@ -27,6 +27,14 @@ export type Severity = (typeof SEVERITIES)[number];
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
+/**
+ * The key under which an event carries its severity for routing. A symbol, so
+ * `JSON.stringify` never writes it: the serialized event keeps severity inside `data`
+ * (docs/events.md), and the write loop routes by what the parser decided instead of
+ * reading it back out of `data`.
+ */
+export const SEVERITY: unique symbol = Symbol('severity');
+
 export interface RecorderEvent {
   '@timestamp': string;
   id: string;
@@ -35,6 +43,8 @@ export interface RecorderEvent {
   type: EventType;
   fingerprint: string;
   data: JsonObject;
+  /** Set by the parser (EventDraft.severity); lifecycle events and deployments are `info`. */
+  readonly [SEVERITY]: Severity;
 }
 
 /**
@@ -51,7 +61,7 @@ export interface EventDraft {
 }
 
 /*
- * Shapes of `data` (EVENTS.md). Type aliases rather than interfaces so they stay
+ * Shapes of `data` (docs/events.md "Catalogue"). Type aliases rather than interfaces so they stay
  * assignable to JsonObject (interfaces get no implicit index signature).
  */
 

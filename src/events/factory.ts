@@ -1,4 +1,4 @@
-import type { EventDraft, RecorderEvent } from './event.js';
+import { type EventDraft, type RecorderEvent, SEVERITY } from './event.js';
 import { uuidv7 } from './uuid7.js';
 
 /** Stamps drafts into events. `instance` is mutable so a reload can change it live. */
@@ -14,7 +14,7 @@ export class EventFactory {
       this.lastIso = new Date(now).toISOString();
       this.lastMs = now;
     }
-    // Property order is the serialized order: keep it as EVENTS.md shows it.
+    // Property order is the serialized order: keep it as docs/events.md "Envelope" shows it.
     return {
       '@timestamp': this.lastIso,
       id: uuidv7(now),
@@ -23,6 +23,7 @@ export class EventFactory {
       type: draft.type,
       fingerprint: draft.fingerprint,
       data: draft.data,
+      [SEVERITY]: draft.severity,
     };
   }
 }

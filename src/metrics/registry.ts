@@ -10,7 +10,7 @@ import {
 import { type DropReason, FAILED_REASONS } from './drop-reason.js';
 
 /**
- * Every metric of METRICS.md, in one place, on one Registry per daemon (so tests can run
+ * Every metric of docs/metrics.md, in one place, on one Registry per daemon (so tests can run
  * several daemons in one process without sharing counters).
  */
 const P = 'coroot_event_recorder_';
@@ -248,7 +248,7 @@ function cellsCollector<M>(cells: { flush(metric: M): void }): (this: M) => void
 /**
  * One output's accounting. Every event an output takes in `send` must end in exactly
  * one of `written`, `lost` (which classifies it as failed or dropped), so that
- * received = written + failed + dropped + pending holds (METRICS.md invariant).
+ * received = written + failed + dropped + pending holds (docs/metrics.md "The invariant").
  */
 export class OutputMeter {
   private readonly writtenCounter: CounterCell;

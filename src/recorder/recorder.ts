@@ -1,6 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import type { OutputFilter } from '../config/common.js';
-import { type EventSource, type EventType, type RecorderEvent, SEVERITIES } from '../events/event.js';
+import {
+  type EventSource,
+  type EventType,
+  type RecorderEvent,
+  SEVERITIES,
+  SEVERITY,
+} from '../events/event.js';
 import { serializeEvent } from '../events/serialize.js';
 import { RingQueue } from '../lib/ring-queue.js';
 import type { Logger } from '../log.js';
@@ -27,7 +33,7 @@ const LOOP_SLICE = 256;
 const LOOP_BUDGET_MS = 10;
 
 /**
- * The bounded queue and its single write loop (ARCHITECTURE.md). `record` is synchronous
+ * The bounded queue and its single write loop (docs/architecture.md). `record` is synchronous
  * and O(1); the loop is the only code that touches the set of outputs, and it never
  * waits on one: `Output.send` is non-blocking by contract.
  */
@@ -212,7 +218,7 @@ export class Recorder {
 
 const SEVERITY_RANK: ReadonlyMap<string, number> = new Map(SEVERITIES.map((s, i) => [s, i]));
 
-/** Whether an output's filter lets an event through (CONFIG.md routing). */
+/** Whether an output's filter lets an event through (docs/configuration.md "Filters"). */
 export function wants(filter: OutputFilter, event: RecorderEvent): boolean {
   return passes(filter, event, filter.minSeverity === null ? 0 : severityRankOf(event));
 }
@@ -221,21 +227,12 @@ export function wants(filter: OutputFilter, event: RecorderEvent): boolean {
 function passes(filter: OutputFilter, event: RecorderEvent, severityRank: number): boolean {
   if (filter.eventTypes !== null && !filter.eventTypes.includes(event.type)) return false;
   if (filter.sources !== null && !filter.sources.includes(event.source)) return false;
-  // Events without a severity (lifecycle, deployments) pass a severity filter only if it is `unknown`.
   if (filter.minSeverity !== null && severityRank < (SEVERITY_RANK.get(filter.minSeverity) ?? 0))
     return false;
   return true;
 }
 
+/** The rank of the severity the parser gave the event (never re-derived from `data`). */
 function severityRankOf(event: RecorderEvent): number {
-  const data = event.data;
-  for (const key of ['alert', 'incident', 'deployment'] as const) {
-    const inner = data[key];
-    if (inner && typeof inner === 'object' && !Array.isArray(inner)) {
-      const s = inner.severity;
-      const rank = typeof s === 'string' ? SEVERITY_RANK.get(s) : undefined;
-      if (rank !== undefined) return rank;
-    }
-  }
-  return 0; // unknown
+  return SEVERITY_RANK.get(event[SEVERITY]) ?? 0;
 }

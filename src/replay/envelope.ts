@@ -1,4 +1,5 @@
-import type { RecorderEvent } from '../events/event.js';
+import { type EventType, type JsonObject, type RecorderEvent, SEVERITY } from '../events/event.js';
+import { severityOfStored } from '../events/severity.js';
 
 export type ParsedLine =
   | { ok: true; event: RecorderEvent; timestampMs: number }
@@ -34,6 +35,9 @@ export function parseEventLine(json: Buffer): ParsedLine {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     return { ok: false, reason: 'no "data" object' };
   }
-  // The envelope fields are checked above; `data` is JSON by construction.
-  return { ok: true, event: record as unknown as RecorderEvent, timestampMs };
+  // The envelope fields are checked above; `data` is JSON by construction. Routing needs the
+  // severity the parser gave the event, which the JSON keeps only inside `data`.
+  const event = record as unknown as RecorderEvent & { [SEVERITY]: RecorderEvent[typeof SEVERITY] };
+  event[SEVERITY] = severityOfStored(record.type as EventType, data as JsonObject);
+  return { ok: true, event, timestampMs };
 }

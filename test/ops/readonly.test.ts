@@ -4,11 +4,11 @@
  * folder unwritable to it, and writes only there. The process is the real compiled daemon,
  * dropped to uid 1000 with setpriv (util-linux) the way `USER 1000:1000` runs it.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmod, chown, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, ROOT, tempDir } from '../helpers/daemon.js';
+import { ROOT, startDaemon, tempDir } from '../helpers/daemon.js';
 import { loadFixture } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
@@ -39,35 +39,19 @@ describe.skipIf(!canDropPrivileges)('image user and read-only root', () => {
     await chmod(cwd, 0o555);
     const before = await snapshot(join(ROOT, 'config'));
     const port = await freePort();
-    const proc = spawn(
-      'setpriv',
-      [
-        `--reuid=${UID}`,
-        `--regid=${UID}`,
-        '--clear-groups',
-        process.execPath,
-        BIN,
-        '--config',
-        join(ROOT, 'config/recorder.yaml'),
-        '--listen-address',
-        `127.0.0.1:${port}`,
-      ],
+    const daemon = await startDaemon(
+      { file: join(ROOT, 'config/recorder.yaml') },
       {
-        cwd,
+        dir: cwd,
         env: { PATH: process.env.PATH, DATA_DIR: data, HOME: cwd },
-        stdio: ['ignore', 'ignore', 'pipe'],
+        inheritEnv: false,
+        listen: `127.0.0.1:${port}`,
+        logLevel: 'info',
+        wrapper: ['setpriv', `--reuid=${UID}`, `--regid=${UID}`, '--clear-groups'],
       },
     );
-    let stderr = '';
-    proc.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
     try {
-      const base = `http://127.0.0.1:${port}`;
-      await waitFor(async () => (await fetch(`${base}/-/ready`).catch(() => null))?.status === 200, {
-        what: `the daemon as uid ${UID} to be ready (stderr: ${stderr})`,
-      });
+      const base = daemon.baseUrl;
       const res = await fetch(`${base}/api/v1/coroot`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -81,10 +65,10 @@ describe.skipIf(!canDropPrivileges)('image user and read-only root', () => {
       expect((await stat(file)).uid).toBe(UID);
       expect(await readdir(cwd)).toEqual([]);
       expect(await snapshot(join(ROOT, 'config'))).toEqual(before);
-      expect(stderr).not.toMatch(/EACCES|EROFS|"level":"error"/);
+      expect(daemon.rawStderr()).not.toMatch(/EACCES|EROFS|"level":"error"/);
     } finally {
-      proc.kill('SIGTERM');
+      await daemon.stop();
     }
-    expect(await exited).toBe(0);
+    expect(await daemon.exited).toBe(0);
   });
 });

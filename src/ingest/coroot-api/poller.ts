@@ -1,5 +1,5 @@
 /*
- * Coroot API pull mode (COROOT.md "Pull mode"). The webhook stream only carries open
+ * Coroot API pull mode (docs/coroot-api.md). The webhook stream only carries open
  * and resolve; polling the alerts API also sees suppression, manual resolve and
  * reopen, and fills the gap when a webhook was lost. One poller per configured
  * project: poll, diff against the last recorded states, record one event per change,

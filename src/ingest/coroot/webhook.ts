@@ -1,5 +1,5 @@
 /*
- * Coroot webhook bodies (COROOT.md) → event drafts (EVENTS.md). The `{{json .}}`
+ * Coroot webhook bodies (docs/coroot.md) → event drafts (docs/events.md). The `{{json .}}`
  * template renders one of three Go structs; custom templates may add top-level keys
  * ("custom fields"), which are kept in `extra`.
  */
@@ -103,7 +103,7 @@ function parseMany(items: readonly unknown[]): ParseResult {
   return { ok: true, drafts };
 }
 
-/** COROOT.md "Telling them apart"; alert wins over incident over deployment on overlap. */
+/** docs/coroot.md "Telling them apart"; alert wins over incident over deployment on overlap. */
 function parseNotification(record: JsonRecord): EventDraft {
   if (Object.hasOwn(record, 'rule_name')) return withKind('alert', parseAlert, record);
   if (Object.hasOwn(record, 'reports') || hasIncidentUrl(record)) {
@@ -229,7 +229,7 @@ export interface CorootAlertKey {
 }
 
 /**
- * EVENTS.md: `coroot/alert/<project id>/<alert id>`; without both ids (custom template,
+ * docs/events.md: `coroot/alert/<project id>/<alert id>`; without both ids (custom template,
  * old Coroot) `coroot/alert/<project name>/<application id>/<rule>`, unknown parts empty.
  * Never the status, so a firing alert and its resolve share it.
  */
@@ -316,7 +316,7 @@ function readReports(value: unknown): CorootIncidentReport[] {
 }
 
 /**
- * EVENTS.md: `coroot/incident/<project id>/<key>`. A URL without the key (custom
+ * docs/events.md: `coroot/incident/<project id>/<key>`. A URL without the key (custom
  * template) falls back to the application id, so open and resolve still pair up.
  */
 function corootIncidentFingerprint(
@@ -370,7 +370,7 @@ function deploymentStatus(status: string): DeploymentStatus {
   }
 }
 
-/** EVENTS.md: `coroot/deployment/<application id>/<version>`. */
+/** docs/events.md: `coroot/deployment/<application id>/<version>`. */
 function corootDeploymentFingerprint(applicationId: string | null, version: string): string {
   return fingerprintOf(`coroot/deployment/${applicationId ?? ''}/${version}`);
 }

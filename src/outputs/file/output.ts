@@ -46,7 +46,7 @@ interface Due {
  * are never interleaved. `send` only appends to an array and schedules the loop once
  * per batch; the loop then writes everything buffered with a single writev.
  *
- * Rotation (ARCHITECTURE.md, "File rotation, as logrotate really behaves"):
+ * Rotation (docs/architecture.md "File rotation, as logrotate really behaves"):
  * - create mode: when the path is renamed or deleted, keep writing to the old
  *   descriptor (those lines land in the rotated file), reopen as soon as a new file
  *   appears, and create one ourselves only after `recreateGraceMs`. Creating it at once

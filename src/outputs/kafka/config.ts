@@ -3,7 +3,7 @@ import { hideUserinfo, type MapReader } from '../../config/reader.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../delivery/cloudevents.js';
 
 /**
- * `kafka_outputs[]` (CONFIG.md). Events are collected in the output's own bounded buffer
+ * `kafka_outputs[]` (docs/configuration.md "kafka_outputs"). Events are collected in the output's own bounded buffer
  * and produced to `topic` in batches by kafkajs. Many recorders may write to one topic;
  * consumers de-duplicate by the event `id` (delivery is at least once).
  */
@@ -59,7 +59,7 @@ export interface KafkaSaslConfig {
 }
 
 /**
- * Defaults, documented here next to the schema (CONFIG.md).
+ * Defaults, documented here next to the schema (docs/configuration.md "kafka_outputs").
  * - batchMaxEvents / batchMaxBytes: a burst of alerts goes out in a few requests while one
  *   request stays well below the broker's default `message.max.bytes` (1 MiB per partition
  *   batch). A request the broker still finds too large is split and retried event by event.

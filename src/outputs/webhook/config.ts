@@ -13,7 +13,7 @@ import type { MapReader } from '../../config/reader.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../delivery/cloudevents.js';
 
 /**
- * `webhook_outputs[]` (CONFIG.md). Each event (or, with `batch`, a JSON array of events)
+ * `webhook_outputs[]` (docs/configuration.md "webhook_outputs"). Each event (or, with `batch`, a JSON array of events)
  * is POSTed to `url` by a pool of `workers`, retried with exponential backoff and full
  * jitter on transient failures.
  */
@@ -55,7 +55,7 @@ export interface WebhookBatchConfig {
   flushIntervalMs: number;
 }
 
-/** Defaults, documented here next to the schema (CONFIG.md). */
+/** Defaults, documented here next to the schema (docs/configuration.md "webhook_outputs"). */
 export const WEBHOOK_OUTPUT_DEFAULTS = {
   timeoutMs: 10_000,
   workers: 4,

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { OutputFilter } from '../../../src/config/common.js';
 import type { EventDraft, JsonObject, RecorderEvent } from '../../../src/events/event.js';
 import { EventFactory } from '../../../src/events/factory.js';
+import { lifecycleDraft } from '../../../src/events/lifecycle.js';
+import { serializeEvent } from '../../../src/events/serialize.js';
 import { silentLogger } from '../../../src/log.js';
 import { Metrics } from '../../../src/metrics/registry.js';
 import { Recorder, wants } from '../../../src/recorder/recorder.js';
@@ -12,6 +14,7 @@ import { waitFor } from '../../helpers/wait.js';
 const ALL: OutputFilter = { eventTypes: null, sources: null, minSeverity: null };
 
 const factory = new EventFactory('unit');
+const LIFECYCLE = { version: 'test', configHash: '0000000000000000', outputs: [] };
 function event(i: number, over: Partial<EventDraft> = {}): RecorderEvent {
   return factory.stamp({
     source: 'coroot',
@@ -128,8 +131,8 @@ describe('Recorder', () => {
   it('routes by filter', () => {
     const firing = event(1);
     const resolved = event(2, { type: 'alert_resolved', source: 'alertmanager' });
-    const critical = event(3, { data: { alert: { severity: 'critical' } } });
-    const started = event(4, { type: 'recorder_started', source: 'recorder', data: { recorder: {} } });
+    const critical = event(3, { severity: 'critical', data: { alert: { severity: 'critical' } } });
+    const started = factory.stamp(lifecycleDraft('recorder_started', 'unit', LIFECYCLE));
     expect(wants({ ...ALL, eventTypes: ['alert_firing'] }, firing)).toBe(true);
     expect(wants({ ...ALL, eventTypes: ['alert_firing'] }, resolved)).toBe(false);
     expect(wants({ ...ALL, sources: ['alertmanager'] }, resolved)).toBe(true);
@@ -137,5 +140,33 @@ describe('Recorder', () => {
     expect(wants({ ...ALL, minSeverity: 'critical' }, firing)).toBe(false);
     expect(wants({ ...ALL, minSeverity: 'critical' }, critical)).toBe(true);
     expect(wants({ ...ALL, minSeverity: 'warning' }, started)).toBe(false);
+    expect(wants({ ...ALL, minSeverity: 'info' }, started)).toBe(true);
+  });
+
+  it('routes by the severity the parser gave the event, never by what `data` holds', () => {
+    // The serialized event keeps severity only inside data; the draft's is what counts.
+    const says = event(1, { severity: 'critical', data: { alert: { severity: 'info' } } });
+    const unknown = event(2, { severity: 'unknown', data: { alert: { severity: 'critical' } } });
+    expect(wants({ ...ALL, minSeverity: 'critical' }, says)).toBe(true);
+    expect(wants({ ...ALL, minSeverity: 'info' }, unknown)).toBe(false);
+    expect(JSON.parse(serializeEvent(says).toString())).not.toHaveProperty('severity');
+  });
+
+  it('an output with min_severity: info receives lifecycle events and deployments', async () => {
+    const { recorder } = setup(16);
+    const info = new CollectingOutput('info');
+    recorder.swapOutputs([{ output: info, filter: { ...ALL, minSeverity: 'info' } }]);
+    for (const type of ['recorder_started', 'config_reloaded', 'recorder_stopped'] as const)
+      recorder.record(factory.stamp(lifecycleDraft(type, 'unit', LIFECYCLE)));
+    recorder.record(event(9, { type: 'deployment', severity: 'info', data: { deployment: {} } }));
+    recorder.record(event(10, { severity: 'unknown', data: { alert: {} } }));
+    await waitFor(() => info.events.length === 4);
+    recorder.drainNow();
+    expect(info.events.map((e) => e.type)).toEqual([
+      'recorder_started',
+      'config_reloaded',
+      'recorder_stopped',
+      'deployment',
+    ]);
   });
 });

@@ -8,7 +8,7 @@ import {
 } from '../../../../src/ingest/coroot-api/api-alert.js';
 import { diffAlerts } from '../../../../src/ingest/coroot-api/diff.js';
 
-/** An API alert in `state`, shaped as Coroot sets the fields for it (COROOT.md). */
+/** An API alert in `state`, shaped as Coroot sets the fields for it (docs/coroot.md). */
 function alert(id: string, state: AlertState): ApiAlert {
   return {
     id,

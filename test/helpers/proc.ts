@@ -1,6 +1,6 @@
 /*
- * What the soak reads about the daemon process from /proc (Linux): memory and open
- * descriptors. Readings are taken from outside the process so they see what the kernel
+ * What the soak and the bench read about the daemon process from /proc (Linux): memory, CPU
+ * time and open descriptors. Readings are taken from outside the process so they see what the kernel
  * sees, not what Node thinks it holds.
  */
 import { readdir, readFile, readlink } from 'node:fs/promises';
@@ -22,6 +22,14 @@ function statusKb(status: string, field: string): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
   if (!m) throw new Error(`no ${field} in /proc status`);
   return Number(m[1]);
+}
+
+/** utime + stime of `pid` from /proc/PID/stat, in seconds (clock ticks are 1/100 s on Linux). */
+export async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /**
