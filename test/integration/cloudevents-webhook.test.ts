@@ -130,6 +130,8 @@ describe('webhook output, format: cloudevents', () => {
     });
     // Cut by bytes (at most three envelopes fit), not by max_events.
     expect(rx.requests.length).toBeGreaterThanOrEqual(Math.ceil(sent.length / 3));
-    cloudEvents.forEach((ce, i) => expectAttributes(ce, (sent[i] as (typeof sent)[number]).event));
+    cloudEvents.forEach((ce, i) => {
+      expectAttributes(ce, (sent[i] as (typeof sent)[number]).event);
+    });
   });
 });
