@@ -1,6 +1,7 @@
 import { FILTER_KEYS, type OutputFilter, readFilter, readTls, type TlsConfig } from '../../config/common.js';
 import { hideUserinfo, type MapReader } from '../../config/reader.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../delivery/cloudevents.js';
+import type { BufferSpec } from '../delivery/open-buffer.js';
 
 /**
  * `kafka_outputs[]` (docs/configuration.md "kafka_outputs"). Events are collected in the output's own bounded buffer
@@ -22,6 +23,8 @@ export interface KafkaOutputConfig {
   key: KafkaKey;
   /** Events the output holds (waiting, in flight, or waiting for a retry); beyond it: `buffer_full`. */
   bufferSize: number;
+  /** The `buffer:` block; absent: a memory buffer of `bufferSize` events. */
+  buffer?: BufferSpec;
   /** Longest an event waits for companions before a non-full batch is sent. */
   lingerMs: number;
   /** Events in one produce request. */

@@ -7,7 +7,7 @@ import type { DeliveryBatch } from '../delivery/batcher.js';
 import type { BufferedRecord, EventMeta } from '../delivery/buffer.js';
 import { kafkaBinaryHeaders, kafkaHeadersSize } from '../delivery/cloudevents.js';
 import { DeliveryCore, type DeliveryOutcome } from '../delivery/core.js';
-import { MemoryBuffer } from '../delivery/memory-buffer.js';
+import { memorySpec, openDeliveryBuffer } from '../delivery/open-buffer.js';
 import { RetryPolicy, type RetrySchedule } from '../delivery/retry.js';
 import type { Output, OutputDeps } from '../output.js';
 import { kafkaClientConfig, type ProduceOptions, produceOptions, producerConfig } from './client-config.js';
@@ -104,7 +104,13 @@ export class KafkaOutput implements Output {
         abort: () => {},
       },
       {
-        buffer: new MemoryBuffer(config.bufferSize, 'held'),
+        buffer: openDeliveryBuffer(config.buffer ?? memorySpec(config.bufferSize), {
+          dataDir: deps.dataDir ?? null,
+          outputName: config.name,
+          log: this.log,
+          onCorrupted: (n) => this.meter.lost('corrupted', n),
+          memoryBound: 'held',
+        }),
         batch: {
           maxEvents: config.batchMaxEvents,
           maxBytes: config.batchMaxBytes,

@@ -11,6 +11,7 @@ import {
 } from '../../config/common.js';
 import type { MapReader } from '../../config/reader.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../delivery/cloudevents.js';
+import type { BufferSpec } from '../delivery/open-buffer.js';
 
 /**
  * `webhook_outputs[]` (docs/configuration.md "webhook_outputs"). Each event (or, with `batch`, a JSON array of events)
@@ -34,6 +35,8 @@ export interface WebhookOutputConfig {
   workers: number;
   /** Events waiting for a worker; beyond it: `buffer_full`. */
   queueSize: number;
+  /** The `buffer:` block; absent: a memory buffer of `queueSize` events. */
+  buffer?: BufferSpec;
   /** Total attempts per request, the first included. */
   maxAttempts: number;
   /** Base of the exponential backoff: retry n waits up to min(maxBackoff, retryBackoff * 2^(n-1)). */
