@@ -142,7 +142,7 @@ export class CorootApiPoller {
       if (listing.result === 'stopped') return 'stopped';
       this.logger.error('coroot api poll failed', {
         result: listing.result,
-        error: listing.message,
+        err: listing.message,
         consecutive_failures: this.failures + 1,
       });
       return listing.result;

@@ -94,7 +94,7 @@ export class KafkaOutput implements Output {
     registerSnappyCodec();
     this.name = config.name;
     this.metrics = deps.metrics;
-    this.meter = deps.metrics.forOutput(config.name);
+    this.meter = deps.metrics.forOutput(config.name, this);
     this.log = deps.logger.child({ output: config.name });
     this.core = new DeliveryCore(
       {
@@ -196,7 +196,7 @@ export class KafkaOutput implements Output {
     this.troubleReported = true;
     this.log[level]('kafka output: cannot connect to the brokers; events are buffered meanwhile', {
       brokers: this.config.brokers,
-      error: failure.message,
+      err: failure.message,
       code: failure.code,
       retry_in_ms: delay,
       attempt: this.connectFailures,
@@ -209,7 +209,7 @@ export class KafkaOutput implements Output {
     const old = this.producer;
     this.producer = this.kafka.producer(producerConfig(this.config));
     void disconnectQuietly(old);
-    this.log.warn('kafka output: restarting the producer', { error: failure.message, code: failure.code });
+    this.log.warn('kafka output: restarting the producer', { err: failure.message, code: failure.code });
     this.recovering = true;
     this.setUp(false);
     this.state = 'connecting';
@@ -306,7 +306,7 @@ export class KafkaOutput implements Output {
     if (failure.action === 'split' || failure.action === 'reject') {
       this.log.error('kafka output: the broker rejected events; they are lost', {
         events: n,
-        error: failure.message,
+        err: failure.message,
         code: failure.code,
       });
       return { kind: 'lost', reason: 'rejected' };
@@ -324,7 +324,7 @@ export class KafkaOutput implements Output {
     if (!this.troubleReported) {
       this.troubleReported = true;
       this.log.warn('kafka output: cannot deliver; events are buffered and retried', {
-        error: failure.message,
+        err: failure.message,
         code: failure.code,
         error_type: failure.errorType,
       });
@@ -341,9 +341,7 @@ export class KafkaOutput implements Output {
 
   private setUp(up: boolean): void {
     if (up) this.troubleReported = false;
-    if (this.up === up) return;
     this.up = up;
-    this.meter.up(up);
   }
 
   // --- close --------------------------------------------------------------------------
@@ -364,6 +362,7 @@ export class KafkaOutput implements Output {
     await this.disconnect(Math.max(DISCONNECT_GRACE_MS, deadline - Date.now()));
     this.sockets.shutdown();
     this.setUp(false);
+    this.meter.release();
   }
 
   private async disconnect(graceMs: number): Promise<void> {
