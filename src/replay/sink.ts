@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecorderEvent } from '../events/event.js';
 import type { Logger } from '../log.js';
 import { Metrics } from '../metrics/registry.js';
+import { memorySpec } from '../outputs/delivery/open-buffer.js';
 import type { Output } from '../outputs/output.js';
 import type { OutputConfig } from '../outputs/registry.js';
 import { createOutput } from '../outputs/registry.js';
@@ -29,6 +30,16 @@ export function outputCapacity(config: OutputConfig): number {
 }
 
 /**
+ * The output's config for replay: a delivering output gets a memory buffer in every case.
+ * A disk buffer's folder belongs to the daemon (locked while it runs, delivered by it after a
+ * restart): replay must neither wait for that lock nor leave replayed events behind in it.
+ */
+export function replayConfig(config: OutputConfig): OutputConfig {
+  if (config.type === 'file') return config;
+  return { ...config, buffer: { ...config.buffer, ...memorySpec(outputCapacity(config)) } };
+}
+
+/**
  * One output built from its config, alone: its own metrics registry (whose counters tell
  * what was delivered and what failed), its own logger, nothing else of the daemon.
  * `send` waits while the output's backlog is at the window, so replay goes as fast as
@@ -46,7 +57,11 @@ export class ReplaySink {
     deps: { logger: Logger; version: string },
   ) {
     this.metrics = new Metrics(deps.version, { defaultMetrics: false });
-    this.output = createOutput(config, { metrics: this.metrics, logger: deps.logger, version: deps.version });
+    this.output = createOutput(replayConfig(config), {
+      metrics: this.metrics,
+      logger: deps.logger,
+      version: deps.version,
+    });
     this.window = Math.max(1, Math.min(MAX_WINDOW, outputCapacity(config)));
   }
 

@@ -6,6 +6,7 @@ import {
   defaultBufferConfig,
   readBufferConfig,
 } from '../delivery/buffer-config.js';
+import { OUTPUT_FORMATS, type OutputFormat } from '../delivery/cloudevents.js';
 
 /**
  * `kafka_outputs[]` (docs/configuration.md "kafka_outputs"). Events are collected in the output's own bounded buffer
@@ -39,6 +40,8 @@ export interface KafkaOutputConfig {
   timeoutMs: number;
   tls: TlsConfig | null;
   sasl: KafkaSaslConfig | null;
+  /** `cloudevents`: CloudEvents 1.0 binary mode (`ce_*` headers); `json`: `event_*` headers. */
+  format: OutputFormat;
   filter: OutputFilter;
 }
 
@@ -89,6 +92,7 @@ export const KAFKA_OUTPUT_DEFAULTS = {
   batchMaxBytes: 512 * 1024,
   maxInFlight: 1,
   timeoutMs: 30_000,
+  format: 'json' as OutputFormat,
 };
 
 export const KAFKA_OUTPUT_KEYS = [
@@ -108,6 +112,7 @@ export const KAFKA_OUTPUT_KEYS = [
   'timeout',
   'tls',
   'sasl',
+  'format',
   ...FILTER_KEYS,
 ];
 
@@ -157,6 +162,7 @@ export function readKafkaOutput(m: MapReader): KafkaOutputConfig {
     timeoutMs: m.duration('timeout', d.timeoutMs, { min: 1 }),
     tls: readTls(m),
     sasl: readSasl(m),
+    format: m.oneOf('format', OUTPUT_FORMATS, d.format),
     filter: readFilter(m),
   };
 }
