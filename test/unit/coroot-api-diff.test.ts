@@ -29,6 +29,7 @@ function alert(id: string, state: AlertState): ApiAlert {
     resolvedBy: state === 'manual' || state === 'suppressed' ? 'jane' : null,
     report: null,
     durationMs: 1_000,
+    notifications: [],
   };
 }
 
