@@ -25,7 +25,7 @@ import {
   typeName,
 } from './fields.js';
 import type { ParseResult } from './parse-result.js';
-import { reasonOf, TooDeepError, unrecognizedDraft } from './unrecognized.js';
+import { reasonOf, refusal, unrecognizedDraft } from './unrecognized.js';
 
 const SUPPORTED_VERSION = '4';
 
@@ -70,8 +70,7 @@ export function parseAlertmanagerBody(body: unknown): ParseResult {
     }
     return { ok: true, drafts };
   } catch (error) {
-    if (error instanceof TooDeepError) return { ok: false, error: error.message };
-    throw error;
+    return { ok: false, error: refusal(error) };
   }
 }
 

@@ -50,6 +50,15 @@ export function unrecognizedDraft(
   };
 }
 
+/**
+ * Why a body that even `unrecognized` cannot hold is refused: one nested too deep, or (only
+ * from code, never from JSON.parse) one whose reading throws.
+ */
+export function refusal(error: unknown): string {
+  if (error instanceof TooDeepError) return error.message;
+  return `payload could not be read: ${error instanceof Error ? error.message : 'unknown error'}`;
+}
+
 /** What a parser threw, as an `unrecognized` reason; anything but PayloadError is a parser bug, still kept. */
 export function reasonOf(error: unknown, prefix = ''): string {
   if (error instanceof PayloadError) return prefix + error.message;

@@ -35,7 +35,7 @@ import {
   typeName,
 } from '../fields.js';
 import type { ParseResult } from '../parse-result.js';
-import { reasonOf, TooDeepError, unrecognizedDraft } from '../unrecognized.js';
+import { reasonOf, refusal, unrecognizedDraft } from '../unrecognized.js';
 
 // Fields of Coroot's template structs; any other top-level key is a custom field.
 // `project_name` is accepted on incidents and deployments too: custom templates add it,
@@ -101,8 +101,7 @@ export function parseCorootBody(body: unknown): ParseResult {
     for (let i = 0; i < body.length; i++) drafts[i] = parseItem(body[i] as JsonRecord, `[${i}]: `);
     return { ok: true, drafts };
   } catch (error) {
-    if (error instanceof TooDeepError) return { ok: false, error: error.message };
-    throw error;
+    return { ok: false, error: refusal(error) };
   }
 }
 
