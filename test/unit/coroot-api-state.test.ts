@@ -25,7 +25,7 @@ describe('StateStore', () => {
   it('a missing file is a first start, silently', async () => {
     const { logger, lines } = capture();
     const state = await new StateStore(join(dir, 'none.json'), OWNER, logger).load();
-    expect(state).toEqual({ initialized: false, alerts: new Map() });
+    expect(state).toEqual({ initialized: false, alerts: new Map(), suppressedAt: new Map() });
     expect(lines).toEqual([]);
   });
 
