@@ -2,14 +2,17 @@
 import { parseArgs } from 'node:util';
 import { Daemon } from '../src/daemon.js';
 import { isLogLevel, Logger } from '../src/log.js';
+import { OUTPUT_TYPES } from '../src/outputs/registry.js';
 import { loadConfigFile } from '../src/recorder-config/load.js';
 import { type ListenAddress, parseListenAddress } from '../src/recorder-config/schema.js';
+import { runReplayCommand } from '../src/replay/command.js';
 import { VERSION } from '../src/version.js';
 
 const USAGE = `Usage: coroot-event-recorder --config FILE [options]
+       coroot-event-recorder replay --config FILE --output NAME [options] FILE...
 
 Records Coroot and Alertmanager alerts, incidents and deployments as structured
-events to JSONL files, webhooks and Kafka.
+events to the configured outputs (${OUTPUT_TYPES.map((t) => t.section).join(', ')}).
 
 Options:
   --config FILE               YAML configuration file (required)
@@ -18,6 +21,9 @@ Options:
   --log-level LEVEL           debug | info | warn | error (default info)
   --version                   print the version and exit
   --help                      print this help and exit
+
+Subcommands (each has --help):
+  replay                      send the events of audit files again through one output
 
 Signals: SIGTERM/SIGINT drain and stop, SIGHUP reloads the config, SIGUSR1 reopens files.
 `;
@@ -32,7 +38,26 @@ function fail(message: string): never {
 // fails the same way, forever. Losing the logs is the lesser harm: keep running quietly.
 for (const stream of [process.stderr, process.stdout]) stream.on('error', () => {});
 
+/** A subcommand runs on its own and ends the process with its exit status. */
+async function runSubcommand(name: string, args: string[]): Promise<never> {
+  // First signal: let the subcommand wind down (it reports what it did); second: leave now.
+  const abort = new AbortController();
+  const interrupt = (): void => {
+    if (abort.signal.aborted) process.exit(130);
+    abort.abort();
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  const io = { stdout: process.stdout, stderr: process.stderr, version: VERSION, signal: abort.signal };
+  const code = name === 'replay' ? await runReplayCommand(args, io) : 2;
+  process.exit(code);
+}
+
+const SUBCOMMANDS = new Set(['replay']);
+
 async function main(): Promise<void> {
+  const [first, ...rest] = process.argv.slice(2);
+  if (first !== undefined && SUBCOMMANDS.has(first)) await runSubcommand(first, rest);
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({

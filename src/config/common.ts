@@ -37,10 +37,11 @@ export interface HttpAuth {
 }
 
 export const HTTP_AUTH_KEYS = ['basic_auth', 'bearer_token', 'bearer_token_file'] as const;
+export const BASIC_AUTH_KEYS = ['username', 'password', 'password_file'] as const;
 
 export function readHttpAuth(m: MapReader): HttpAuth {
   let basic: BasicAuth | null = null;
-  const b = m.map('basic_auth', ['username', 'password', 'password_file']);
+  const b = m.map('basic_auth', BASIC_AUTH_KEYS);
   if (b) {
     const username = b.string('username', '', { required: true, nonEmpty: true });
     const password = b.secret('password', { required: true });

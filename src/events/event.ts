@@ -28,6 +28,14 @@ export type Severity = (typeof SEVERITIES)[number];
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
+/**
+ * The key under which an event carries its severity for routing. A symbol, so
+ * `JSON.stringify` never writes it: the serialized event keeps severity inside `data`
+ * (docs/events.md), and the write loop routes by what the parser decided instead of
+ * reading it back out of `data`.
+ */
+export const SEVERITY: unique symbol = Symbol('severity');
+
 export interface RecorderEvent {
   '@timestamp': string;
   id: string;
@@ -38,6 +46,8 @@ export interface RecorderEvent {
   /** Same for two deliveries of one notification (docs/events.md "dedup_key"). */
   dedup_key: string;
   data: JsonObject;
+  /** Set by the parser (EventDraft.severity); lifecycle events and deployments are `info`. */
+  readonly [SEVERITY]: Severity;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { EventDraft, RecorderEvent } from './event.js';
+import { type EventDraft, type RecorderEvent, SEVERITY } from './event.js';
 import { uuidv7 } from './uuid7.js';
 
 /** Stamps drafts into events. `instance` is mutable so a reload can change it live. */
@@ -24,6 +24,7 @@ export class EventFactory {
       fingerprint: draft.fingerprint,
       dedup_key: draft.dedupKey,
       data: draft.data,
+      [SEVERITY]: draft.severity,
     };
   }
 }

@@ -1,4 +1,4 @@
-import type { Severity } from './event.js';
+import type { EventType, JsonObject, Severity } from './event.js';
 
 /**
  * Maps a sender's severity word onto the four EVENTS.md values. Coroot sends
@@ -24,5 +24,28 @@ export function normalizeSeverity(value: string | null | undefined): Severity {
       return 'info';
     default:
       return 'unknown';
+  }
+}
+
+/**
+ * The severity of an event read back from its JSON (replay), where only `data` holds it:
+ * what the parsers decided, by the rules of docs/events.md. Lifecycle events and
+ * deployments are `info`; alerts and incidents carry theirs in `data`.
+ */
+export function severityOfStored(type: EventType, data: JsonObject): Severity {
+  switch (type) {
+    case 'recorder_started':
+    case 'recorder_stopped':
+    case 'config_reloaded':
+    case 'deployment':
+      return 'info';
+    default: {
+      for (const key of ['alert', 'incident'] as const) {
+        const inner = data[key];
+        if (inner && typeof inner === 'object' && !Array.isArray(inner) && typeof inner.severity === 'string')
+          return normalizeSeverity(inner.severity);
+      }
+      return 'unknown';
+    }
   }
 }

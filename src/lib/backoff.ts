@@ -12,7 +12,25 @@ export function backoffDelay(
   maxMs: number,
   random: () => number = Math.random,
 ): number {
-  return Math.floor(random() * backoffCeiling(retry, baseMs, maxMs));
+  return withJitter(backoffCeiling(retry, baseMs, maxMs), 'full', random);
+}
+
+/**
+ * How a wait is spread below its ceiling. `full`: uniform in [0, ceiling), spreads a herd
+ * most (webhook retries). `equal`: uniform in [ceiling/2, ceiling], never retries at once
+ * (Kafka reconnects). `none`: the ceiling itself (one local file, no herd to spread).
+ */
+export type Jitter = 'full' | 'equal' | 'none';
+
+export function withJitter(ceiling: number, jitter: Jitter, random: () => number = Math.random): number {
+  switch (jitter) {
+    case 'full':
+      return Math.floor(random() * ceiling);
+    case 'equal':
+      return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+    case 'none':
+      return ceiling;
+  }
 }
 
 /** The upper bound of the jittered wait before retry `retry`. */

@@ -135,7 +135,7 @@ interface HistogramEntry {
  *
  * prom-client has no public call that adds many observations at once, so a flush adds
  * the cell's counts into the series' entry in prom-client's own per-series map. That
- * reaches into prom-client's internals: test/unit/metric-cells.test.ts checks that the
+ * reaches into prom-client's internals: test/unit/metrics/cells.test.ts checks that the
  * exposition equals what plain `observe` calls produce, so an upgrade that changes them
  * fails there rather than in production.
  */

@@ -1,5 +1,4 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { DropReason } from '../outputs/output.js';
 import {
   type CounterCell,
   CounterCells,
@@ -8,6 +7,7 @@ import {
   type HistogramCell,
   HistogramCells,
 } from './cells.js';
+import { type DropReason, FAILED_REASONS } from './drop-reason.js';
 
 /**
  * Every metric of METRICS.md, in one place, on one Registry per daemon (so tests can run
@@ -256,8 +256,6 @@ function cellsCollector<M>(cells: { flush(metric: M): void }): (this: M) => void
     cells.flush(this);
   };
 }
-
-const FAILED_REASONS: ReadonlySet<DropReason> = new Set(['retries_exhausted', 'rejected', 'write_error']);
 
 /**
  * One output's accounting. Every event an output takes in `send` must end in exactly

@@ -1,17 +1,16 @@
+import type { OutputFilter } from '../config/common.js';
+import type { MapReader } from '../config/reader.js';
 import type { RecorderEvent } from '../events/event.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/registry.js';
 
-/**
- * Why an output lost an event. Each loss is counted under exactly one reason
- * (ARCHITECTURE.md rule 6). `filtered` is deliberately absent: an event an output
- * does not want is not a loss.
- */
-export type DropReason =
-  | 'buffer_full'
-  | 'retries_exhausted'
-  | 'rejected'
-  | 'closed'
-  | 'shutdown'
-  | 'write_error';
+/** What every output gets from the daemon. */
+export interface OutputDeps {
+  metrics: Metrics;
+  logger: Logger;
+  /** The daemon's version (User-Agent, client ids). */
+  version: string;
+}
 
 /**
  * One destination. Only the write loop calls `send`; it must never block, never throw
@@ -44,4 +43,30 @@ export interface Output {
   close(budgetMs: number): Promise<void>;
   /** Reopen files after rotation (SIGUSR1); a no-op for outputs without files. */
   reopen?(): void;
+}
+
+/** What every output type's config has in common. */
+export interface OutputConfigBase {
+  readonly type: string;
+  readonly name: string;
+  readonly filter: OutputFilter;
+}
+
+/**
+ * One output type as the registry (outputs/registry.ts) lists it: how its YAML section is read
+ * and how an output is built from the result. The whole-file schema, the docs checks and the
+ * CLI iterate these, so an output type is one folder with a definition plus one registry line.
+ */
+export interface OutputDefinition<C extends OutputConfigBase> {
+  readonly type: C['type'];
+  /** The top-level YAML list that holds outputs of this type (`file_outputs`, ...). */
+  readonly section: string;
+  /** The keys one entry accepts (each documented in docs/configuration.md). */
+  readonly keys: readonly string[];
+  /** Keys of the nested maps, by the key that holds them (documented as `key.sub`). */
+  readonly nestedKeys: Readonly<Record<string, readonly string[]>>;
+  /** Reads one entry of `section`; errors go to the reader with file and line. */
+  read(m: MapReader): C;
+  /** Builds the output; must return at once (start() begins work). */
+  create(config: C, deps: OutputDeps): Output;
 }

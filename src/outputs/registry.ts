@@ -1,27 +1,29 @@
-import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics/registry.js';
-import type { OutputConfig } from '../recorder-config/schema.js';
-import { FileOutput } from './file/output.js';
-import { KafkaOutput } from './kafka/output.js';
-import type { Output } from './output.js';
-import { WebhookOutput } from './webhook/output.js';
+import { FILE_OUTPUT } from './file/definition.js';
+import { KAFKA_OUTPUT } from './kafka/definition.js';
+import type { Output, OutputConfigBase, OutputDefinition, OutputDeps } from './output.js';
+import { WEBHOOK_OUTPUT } from './webhook/definition.js';
 
-/** What every output gets from the daemon. */
-export interface OutputDeps {
-  metrics: Metrics;
-  logger: Logger;
-  /** The daemon's version (User-Agent, client ids). */
-  version: string;
+/**
+ * Every output type, in the order their sections are read. The whole-file schema
+ * (recorder-config/schema.ts), the docs checks and the CLI iterate this list: adding an output
+ * type is its folder (config.ts, output.ts, definition.ts) plus one entry here.
+ */
+export const OUTPUT_TYPES = [FILE_OUTPUT, WEBHOOK_OUTPUT, KAFKA_OUTPUT] as const;
+
+/** The config of any registered output type, told apart by `type`. */
+export type OutputConfig = ReturnType<(typeof OUTPUT_TYPES)[number]['read']>;
+
+/** Builds an output from its config through its type's definition. */
+export function createOutput(config: OutputConfig, deps: OutputDeps): Output {
+  return definitionOf(config.type).create(config, deps);
 }
 
-/** Builds an output from its config. Adding an output type adds a case here and nothing else. */
-export function createOutput(config: OutputConfig, deps: OutputDeps): Output {
-  switch (config.type) {
-    case 'file':
-      return new FileOutput(config, deps);
-    case 'webhook':
-      return new WebhookOutput(config, deps);
-    case 'kafka':
-      return new KafkaOutput(config, deps);
-  }
+/**
+ * The definition of `type`. Typed for any config: each definition's `type` matches the
+ * config it reads, which TypeScript cannot follow through a lookup by value.
+ */
+export function definitionOf(type: OutputConfig['type']): OutputDefinition<OutputConfigBase> {
+  const definition = OUTPUT_TYPES.find((d) => d.type === type);
+  if (!definition) throw new Error(`unknown output type ${type}`);
+  return definition as unknown as OutputDefinition<OutputConfigBase>;
 }

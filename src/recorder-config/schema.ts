@@ -9,18 +9,13 @@ import {
 import { type DedupeConfig, readDedupe } from '../config/dedupe.js';
 import { hideUserinfo, type MapReader } from '../config/reader.js';
 import { readServer, type ServerConfig } from '../config/server.js';
-import { FILE_OUTPUT_KEYS, type FileOutputConfig, readFileOutput } from '../outputs/file/config.js';
-import { KAFKA_OUTPUT_KEYS, type KafkaOutputConfig, readKafkaOutput } from '../outputs/kafka/config.js';
-import {
-  readWebhookOutput,
-  WEBHOOK_OUTPUT_KEYS,
-  type WebhookOutputConfig,
-} from '../outputs/webhook/config.js';
+import { OUTPUT_TYPES, type OutputConfig } from '../outputs/registry.js';
 
 /**
- * The whole configuration after validation and defaults (CONFIG.md). Keys are camelCase
- * here and snake_case in YAML. Each output type's section lives in its own module
- * (file-output.ts, ...) and is registered in OUTPUT_SECTIONS below.
+ * The whole configuration after validation and defaults (docs/configuration.md). Keys are
+ * camelCase here and snake_case in YAML. Each output type's section is read by its own folder
+ * (outputs/<type>/config.ts) and comes in through the output registry (outputs/registry.ts);
+ * nothing here names an output type.
  */
 export interface RecorderConfig {
   /** Absolute path of the file it came from. */
@@ -61,9 +56,6 @@ export interface IngestConfig {
   corootApi: CorootApiConfig[];
 }
 
-export type OutputConfig = FileOutputConfig | WebhookOutputConfig | KafkaOutputConfig;
-export type OutputType = OutputConfig['type'];
-
 export const DEFAULTS = {
   listenAddress: '127.0.0.1:9880',
   queueSize: 8192,
@@ -71,17 +63,6 @@ export const DEFAULTS = {
   shutdownTimeoutMs: 30_000,
   maxBodyBytes: 1024 * 1024,
 };
-
-/** Output list keys of the YAML, each with its parser. Adding an output type adds a line here. */
-const OUTPUT_SECTIONS: ReadonlyArray<{
-  key: string;
-  keys: readonly string[];
-  read: (m: MapReader) => OutputConfig;
-}> = [
-  { key: 'file_outputs', keys: FILE_OUTPUT_KEYS, read: readFileOutput },
-  { key: 'webhook_outputs', keys: WEBHOOK_OUTPUT_KEYS, read: readWebhookOutput },
-  { key: 'kafka_outputs', keys: KAFKA_OUTPUT_KEYS, read: readKafkaOutput },
-];
 
 export const TOP_LEVEL_KEYS = [
   'instance',
@@ -93,7 +74,7 @@ export const TOP_LEVEL_KEYS = [
   'max_body_bytes',
   'dedupe',
   'ingest',
-  ...OUTPUT_SECTIONS.map((s) => s.key),
+  ...OUTPUT_TYPES.map((t) => t.section),
 ];
 
 export const INGEST_ENDPOINT_KEYS = ['enabled', ...HTTP_AUTH_KEYS];
@@ -144,9 +125,9 @@ export function readRecorderConfig(root: MapReader, file: string, hash: string):
   checkCorootApiUnique(pollers);
   config.ingest.corootApi = pollers.map((p) => p.config);
   const seen = new Map<string, string>();
-  for (const section of OUTPUT_SECTIONS) {
-    for (const m of root.mapList(section.key, section.keys)) {
-      const output = section.read(m);
+  for (const definition of OUTPUT_TYPES) {
+    for (const m of root.mapList(definition.section, definition.keys)) {
+      const output: OutputConfig = definition.read(m);
       const other = seen.get(output.name);
       if (other !== undefined) {
         m.error('name', `output name "${output.name}" is already used by ${other}; set a distinct name`);

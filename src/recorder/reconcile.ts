@@ -1,6 +1,6 @@
 import { canonicalJson } from '../config/equality.js';
 import type { Output } from '../outputs/output.js';
-import type { OutputConfig } from '../recorder-config/schema.js';
+import type { OutputConfig } from '../outputs/registry.js';
 import type { OutputSlot } from './recorder.js';
 
 /** A running output together with the config it was built from. */

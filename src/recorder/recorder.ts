@@ -1,6 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import type { OutputFilter } from '../config/common.js';
-import { type EventSource, type EventType, type RecorderEvent, SEVERITIES } from '../events/event.js';
+import {
+  type EventSource,
+  type EventType,
+  type RecorderEvent,
+  SEVERITIES,
+  SEVERITY,
+} from '../events/event.js';
 import { serializeEvent } from '../events/serialize.js';
 import { RingQueue } from '../lib/ring-queue.js';
 import type { Logger } from '../log.js';
@@ -221,21 +227,12 @@ export function wants(filter: OutputFilter, event: RecorderEvent): boolean {
 function passes(filter: OutputFilter, event: RecorderEvent, severityRank: number): boolean {
   if (filter.eventTypes !== null && !filter.eventTypes.includes(event.type)) return false;
   if (filter.sources !== null && !filter.sources.includes(event.source)) return false;
-  // Events without a severity (lifecycle, deployments) pass a severity filter only if it is `unknown`.
   if (filter.minSeverity !== null && severityRank < (SEVERITY_RANK.get(filter.minSeverity) ?? 0))
     return false;
   return true;
 }
 
+/** The rank of the severity the parser gave the event (never re-derived from `data`). */
 function severityRankOf(event: RecorderEvent): number {
-  const data = event.data;
-  for (const key of ['alert', 'incident', 'deployment'] as const) {
-    const inner = data[key];
-    if (inner && typeof inner === 'object' && !Array.isArray(inner)) {
-      const s = inner.severity;
-      const rank = typeof s === 'string' ? SEVERITY_RANK.get(s) : undefined;
-      if (rank !== undefined) return rank;
-    }
-  }
-  return 0; // unknown
+  return SEVERITY_RANK.get(event[SEVERITY]) ?? 0;
 }

@@ -70,12 +70,12 @@ export async function benchOverload(opts: BenchOptions): Promise<BenchResult[]> 
     try {
       // Warm up at the sustainable rate; then the overload.
       requireComplete(await client.run(FIXED_RATE, opts.quick ? 0.5 : 2), 'warm-up');
-      const cpu0 = daemon.cpuSeconds();
+      const cpu0 = await daemon.cpuSeconds();
       const f = await client.run(rate, durationSec);
       // CPU over the offered phase and its backlog: near 100 % of a core means the daemon
       // itself, not the load generator, set the pace.
-      const cpuShare = (daemon.cpuSeconds() - cpu0) / f.elapsedSec;
-      const peakRss = daemon.peakRssBytes();
+      const cpuShare = ((await daemon.cpuSeconds()) - cpu0) / f.elapsedSec;
+      const peakRss = await daemon.peakRssBytes();
       // The file output must catch up; the webhooks may stay pending (the black hole holds
       // requests until their timeout), which the books count as pending.
       const b = await waitDrained(daemon, (o) => o.output.startsWith('file'), 30_000);

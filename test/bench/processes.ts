@@ -1,13 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { ROOT, type RunningDaemon, startDaemon } from '../helpers/daemon.js';
 import { scrape } from '../helpers/metrics.js';
-import { waitFor } from '../helpers/wait.js';
-
-export const ROOT = resolve(import.meta.dirname, '../..');
+import { freePort } from '../helpers/net.js';
+import { cpuSecondsOf, memoryOf } from '../helpers/proc.js';
 
 /** The Coroot alert every ingest bench posts. */
 export const ALERT_BODY = readFileSync(join(ROOT, 'test/bench/coroot-alert.json'), 'utf8');
@@ -26,7 +26,7 @@ export function eventsFile(daemon: DaemonProcess): string {
 export interface BenchProcess {
   port: number;
   proc: ChildProcess;
-  stop: () => Promise<void>;
+  stop: () => Promise<unknown>;
 }
 
 function waitForLine(
@@ -77,121 +77,43 @@ export async function startBareServer(status = 202): Promise<BenchProcess> {
   return { port, proc, stop: stopper(proc) };
 }
 
-/** Keeps the last `max` characters of a child's stream, so it never blocks on a full pipe. */
-function tail(stream: NodeJS.ReadableStream | null, max = 16_384): () => string {
-  let kept = '';
-  // Node writes stderr to a pipe synchronously on Linux: an unread pipe would stall the daemon.
-  stream?.on('data', (chunk: Buffer) => {
-    kept = (kept + chunk.toString()).slice(-max);
-  });
-  return () => kept;
-}
-
-export interface DaemonProcess extends BenchProcess {
-  dir: string;
-  pid: number;
-  /** `http://127.0.0.1:<port>` */
-  baseUrl: string;
+export interface DaemonProcess extends RunningDaemon {
+  port: number;
   /** The daemon's /metrics text now. */
   metrics: () => Promise<string>;
   /** Peak resident set size of the daemon so far (VmHWM), in bytes. */
-  peakRssBytes: () => number;
+  peakRssBytes: () => Promise<number>;
   /** CPU time (user + system) the daemon has used so far, in seconds. */
-  cpuSeconds: () => number;
-  /** The last lines the daemon logged (for error messages). */
-  stderr: () => string;
+  cpuSeconds: () => Promise<number>;
 }
 
 /**
- * The compiled daemon with `configYaml`, in its own process, on a free port; resolves once
- * /-/ready says every output can deliver (so the file exists before anything is timed).
+ * The compiled daemon with `configYaml` (test/helpers/daemon.ts) at warn level, on a free port;
+ * resolves once /-/ready says every output can deliver (so the file exists before anything is
+ * timed). `stop` also removes its folder: the bench runs outside vitest's cleanup.
  */
 export async function startDaemonProcess(configYaml: string): Promise<DaemonProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'cer-bench-'));
-  const config = join(dir, 'recorder.yaml');
-  await writeFile(config, configYaml);
-  const proc = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'dist/cmd/coroot-event-recorder.js'),
-      '--config',
-      config,
-      '--listen-address',
-      '127.0.0.1:0',
-      '--log-level',
-      'warn',
-    ],
-    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const stderr = tail(proc.stderr);
-  const pid = proc.pid as number;
-  const stopProc = stopper(proc);
-  const stop = async (): Promise<void> => {
-    await stopProc();
-    await rm(dir, { recursive: true, force: true });
-  };
-  try {
-    // At warn level the start line is not logged; find the port from /proc instead of parsing logs.
-    const port = await findListeningPort(proc);
-    const baseUrl = `http://127.0.0.1:${port}`;
-    await waitFor(async () => (await fetch(`${baseUrl}/-/ready`)).status === 200, {
-      timeoutMs: 15_000,
-      what: 'the daemon to be ready',
-    });
-    return {
-      port,
-      proc,
-      pid,
-      dir,
-      baseUrl,
-      stop,
-      stderr,
-      metrics: () => scrape(baseUrl),
-      peakRssBytes: () => peakRss(pid),
-      cpuSeconds: () => cpuSeconds(pid),
-    };
-  } catch (err) {
-    await stop();
-    throw new Error(`daemon did not start: ${(err as Error).message}; stderr: ${stderr().slice(-600)}`);
-  }
-}
-
-/** VmHWM of `pid` in bytes (the kernel's own high-water mark, so no sampling can miss a peak). */
-function peakRss(pid: number): number {
-  const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmHWM in /proc/${pid}/status`);
-  return Number(m[1]) * 1024;
-}
-
-/** utime + stime of `pid` from /proc/PID/stat, in seconds (clock ticks are 1/100 s on Linux). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name, which is in parentheses and may contain spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-async function findListeningPort(proc: ChildProcess): Promise<number> {
-  const pid = proc.pid as number;
-  return waitFor(
-    async () => {
-      if (proc.exitCode !== null) throw new Error(`exited with ${proc.exitCode}`);
-      const inodes = new Set<string>();
-      for (const fd of await readdir(`/proc/${pid}/fd`)) {
-        const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
-        const m = /^socket:\[(\d+)\]$/.exec(link);
-        if (m) inodes.add(m[1] as string);
-      }
-      const table = await readFile('/proc/net/tcp', 'utf8');
-      for (const row of table.split('\n').slice(1)) {
-        const cols = row.trim().split(/\s+/);
-        if (cols[3] === '0A' && inodes.has(cols[9] as string))
-          return Number.parseInt((cols[1] as string).split(':')[1] as string, 16);
-      }
-      return 0;
+  // At warn level the start line that names the port is not logged: give it the port.
+  const port = await freePort();
+  const daemon = await startDaemon(configYaml, { dir, listen: `127.0.0.1:${port}`, logLevel: 'warn' }).catch(
+    async (err: Error) => {
+      await rm(dir, { recursive: true, force: true });
+      throw new Error(`daemon did not start: ${err.message.slice(-600)}`);
     },
-    { timeoutMs: 15_000, intervalMs: 50, what: `process ${pid} to listen` },
   );
+  return {
+    ...daemon,
+    port,
+    stop: async (signal) => {
+      const code = await daemon.stop(signal);
+      await rm(dir, { recursive: true, force: true });
+      return code;
+    },
+    metrics: () => scrape(daemon.baseUrl),
+    peakRssBytes: async () => (await memoryOf(daemon.pid)).hwm,
+    cpuSeconds: () => cpuSecondsOf(daemon.pid),
+  };
 }
 
 export interface LoadResult {

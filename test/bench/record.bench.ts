@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { RecorderEvent } from '../../src/events/event.js';
-import { ROOT } from './processes.js';
+import { ROOT } from '../helpers/daemon.js';
 import type { AllocFigures } from './record-alloc.js';
 import { nullRecorder, prebuiltEvents } from './record-setup.js';
 import { median, round } from './stats.js';

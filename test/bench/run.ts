@@ -3,13 +3,13 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ROOT } from '../helpers/daemon.js';
 import { benchAlertmanager } from './alertmanager.bench.js';
 import { benchIngest } from './ingest.bench.js';
 import { benchKafka } from './kafka.bench.js';
 import { prestartBroker, stopBroker } from './kafka-broker.js';
 import { benchLatency } from './latency.bench.js';
 import { benchOverload } from './overload.bench.js';
-import { ROOT } from './processes.js';
 import { benchRecord } from './record.bench.js';
 import { benchScaling } from './scaling.bench.js';
 import type { BenchOptions, BenchResult } from './types.js';

@@ -1,6 +1,6 @@
 /*
  * fast-check generators and invariant checks shared by the parser fuzz tests
- * (test/unit/fuzz-*.test.ts). Random JSON rarely gets past a parser's first type check,
+ * (the *.fuzz.test.ts files under test/unit/). Random JSON rarely gets past a parser's first type check,
  * so most generators start from real fixtures and mutate them, and draw their values
  * from the words the parsers branch on mixed with values known to break naive code.
  */

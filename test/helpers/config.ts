@@ -1,6 +1,7 @@
 import { FILE_OUTPUT_DEFAULTS, type FileOutputConfig } from '../../src/outputs/file/config.js';
+import type { OutputConfig } from '../../src/outputs/registry.js';
 import { type LoadResult, parseConfigText } from '../../src/recorder-config/load.js';
-import type { OutputConfig, RecorderConfig } from '../../src/recorder-config/schema.js';
+import type { RecorderConfig } from '../../src/recorder-config/schema.js';
 
 /** Where config texts parsed in tests claim to live: relative paths resolve against /etc/cer. */
 export const CONFIG_FILE = '/etc/cer/recorder.yaml';

@@ -48,35 +48,64 @@ function ensureBuilt(): void {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first (npm test does)`);
 }
 
+export interface DaemonOptions {
+  /** The working folder (and where the config is written); a fresh `tempDir` by default. */
+  dir?: string;
+  /** Added to this process's environment, or the whole environment with `inheritEnv: false`. */
+  env?: NodeJS.ProcessEnv;
+  inheritEnv?: boolean;
+  /** More command-line arguments. */
+  args?: string[];
+  /** Wait until /-/ready answers 200 (the default), or only until the daemon listens. */
+  waitReady?: boolean;
+  /**
+   * `--listen-address`: `127.0.0.1:0` by default, the port then read from the start log line;
+   * a fixed address when the log level hides that line; null for none (the config's `listen_address`).
+   */
+  listen?: string | null;
+  /** `--log-level`: debug by default. */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** A command put in front of node, e.g. `setpriv --reuid=1000 …` to drop privileges. */
+  wrapper?: string[];
+}
+
 /**
- * Starts the compiled daemon as a real process on port 0 with `configYaml` written to
- * `<dir>/recorder.yaml`, and resolves once it logs that it listens.
+ * Starts the compiled daemon as a real process and resolves once it listens (and, unless
+ * `waitReady: false`, once /-/ready says 200). `config` is YAML written to `<dir>/recorder.yaml`,
+ * or `{ file }` to run on an existing file. Every harness that runs the daemon (tests, bench, soak)
+ * starts it here.
  */
 export async function startDaemon(
-  configYaml: string,
-  opts: { dir?: string; env?: NodeJS.ProcessEnv; args?: string[]; waitReady?: boolean } = {},
+  config: string | { file: string },
+  opts: DaemonOptions = {},
 ): Promise<RunningDaemon> {
   ensureBuilt();
   const dir = opts.dir ?? (await tempDir());
-  const configPath = join(dir, 'recorder.yaml');
-  await writeFile(configPath, configYaml);
-  const proc = spawn(
-    process.execPath,
-    [
-      BIN,
-      '--config',
-      configPath,
-      '--listen-address',
-      '127.0.0.1:0',
-      '--log-level',
-      'debug',
-      ...(opts.args ?? []),
-    ],
-    { cwd: dir, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  let configPath: string;
+  if (typeof config === 'string') {
+    configPath = join(dir, 'recorder.yaml');
+    await writeFile(configPath, config);
+  } else {
+    configPath = config.file;
+  }
+  const listen = opts.listen === undefined ? '127.0.0.1:0' : opts.listen;
+  const daemonArgs = [
+    BIN,
+    '--config',
+    configPath,
+    ...(listen === null ? [] : ['--listen-address', listen]),
+    '--log-level',
+    opts.logLevel ?? 'debug',
+    ...(opts.args ?? []),
+  ];
+  const [command, ...args] = [...(opts.wrapper ?? []), process.execPath, ...daemonArgs];
+  const env = opts.inheritEnv === false ? opts.env : { ...process.env, ...opts.env };
+  const proc = spawn(command ?? process.execPath, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   let stderr = '';
   let pending = '';
+  // Read even when nobody looks: Node writes stderr to a pipe synchronously on Linux, so an
+  // unread pipe would stall the daemon.
   proc.stderr?.setEncoding('utf8');
   proc.stderr?.on('data', (chunk: string) => {
     stderr += chunk;
@@ -99,22 +128,40 @@ export async function startDaemon(
   void exited.then((c) => {
     exitCode = c;
   });
-  const started = await waitFor(
-    () => {
-      if (exitCode !== undefined) throw new Error(`daemon exited with ${exitCode}: ${stderr}`);
-      return logs.find((l) => l.msg === 'coroot-event-recorder started');
-    },
-    { timeoutMs: 15_000, what: 'the daemon to start' },
-  ).catch((err: Error) => {
+  const alive = (): void => {
+    if (exitCode !== undefined) throw new Error(`daemon exited with ${exitCode}: ${stderr}`);
+  };
+  const fixedPort = listen !== null && !listen.endsWith(':0');
+  let baseUrl: string;
+  try {
+    if (fixedPort) {
+      baseUrl = `http://${listen}`;
+      await waitFor(
+        async () => {
+          alive();
+          return (await fetch(`${baseUrl}/-/ready`).catch(() => null)) !== null;
+        },
+        { timeoutMs: 15_000, what: 'the daemon to listen' },
+      );
+    } else {
+      const started = await waitFor(
+        () => {
+          alive();
+          return logs.find((l) => l.msg === 'coroot-event-recorder started');
+        },
+        { timeoutMs: 15_000, what: 'the daemon to start' },
+      );
+      baseUrl = `http://${started.listen as string}`;
+    }
+    if (opts.waitReady !== false) {
+      await waitFor(async () => (await fetch(`${baseUrl}/-/ready`)).status === 200, {
+        timeoutMs: 15_000,
+        what: 'the daemon to be ready',
+      });
+    }
+  } catch (err) {
     proc.kill('SIGKILL');
-    throw new Error(`${err.message}\nstderr:\n${stderr}`);
-  });
-  const baseUrl = `http://${started.listen as string}`;
-  if (opts.waitReady !== false) {
-    await waitFor(async () => (await fetch(`${baseUrl}/-/ready`)).status === 200, {
-      timeoutMs: 15_000,
-      what: 'the daemon to be ready',
-    });
+    throw new Error(`${(err as Error).message}\nstderr:\n${stderr}`);
   }
   return {
     proc,
@@ -130,6 +177,31 @@ export async function startDaemon(
       return exited;
     },
   };
+}
+
+/** Runs the CLI to its exit (`--check-config`, `--version`, a config it refuses). */
+export function runCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  ensureBuilt();
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+    });
+    proc.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+    });
+    proc.once('error', reject);
+    proc.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 /** POSTs JSON (or raw text) to the daemon. */

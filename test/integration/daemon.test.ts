@@ -3,14 +3,12 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, post, ROOT, type RunningDaemon, startDaemon, tempDir } from '../helpers/daemon.js';
+import { post, ROOT, type RunningDaemon, runCli, startDaemon, tempDir } from '../helpers/daemon.js';
 import { sampleSum, scrape } from '../helpers/metrics.js';
 import { readEvents } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
 
-const run = promisify(execFile);
 const FIXTURES = join(ROOT, 'test/fixtures/coroot');
 const M = 'coroot_event_recorder_';
 
@@ -420,42 +418,35 @@ describe('CLI', () => {
     const { writeFile } = await import('node:fs/promises');
     await writeFile(join(dir, 'good.yaml'), 'file_outputs:\n  - path: ./e.jsonl\n');
     await writeFile(join(dir, 'bad.yaml'), 'queue_size: five\nfile_outputs:\n  - fsync: never\n');
-    const good = await run(process.execPath, [BIN, '--config', join(dir, 'good.yaml'), '--check-config']);
+    const good = await runCli(['--config', join(dir, 'good.yaml'), '--check-config']);
+    expect(good.code).toBe(0);
     expect(good.stdout).toMatch(/SUCCESS/);
-    const bad = await run(process.execPath, [BIN, '--config', join(dir, 'bad.yaml'), '--check-config']).then(
-      () => null,
-      (err: { code: number; stderr: string }) => err,
-    );
-    expect(bad?.code).toBe(1);
-    expect(bad?.stderr).toContain('bad.yaml:1: queue_size: must be an integer');
-    expect(bad?.stderr).toContain(
+    const bad = await runCli(['--config', join(dir, 'bad.yaml'), '--check-config']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('bad.yaml:1: queue_size: must be an integer');
+    expect(bad.stderr).toContain(
       'bad.yaml:3: file_outputs[0].fsync: must be one of none, interval, always, got "never"',
     );
-    expect(bad?.stderr).toContain('file_outputs[0].path: is required');
+    expect(bad.stderr).toContain('file_outputs[0].path: is required');
     expect(existsSync(join(dir, 'e.jsonl'))).toBe(false);
   });
 
   it('--version, --help and bad flags', async () => {
-    expect((await run(process.execPath, [BIN, '--version'])).stdout).toMatch(
-      /^coroot-event-recorder \d+\.\d+\.\d+/,
-    );
-    expect((await run(process.execPath, [BIN, '--help'])).stdout).toContain('--check-config');
-    const bad = await run(process.execPath, [BIN, '--bogus']).catch(
-      (e: { code: number; stderr: string }) => e,
-    );
-    expect((bad as { code: number }).code).toBe(2);
+    const version = await runCli(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout).toMatch(/^coroot-event-recorder \d+\.\d+\.\d+/);
+    const help = await runCli(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--check-config');
+    expect((await runCli(['--bogus'])).code).toBe(2);
   });
 
   it('refuses to start on a broken config, naming the key and line in the log', async () => {
     const dir = await tempDir();
     const { writeFile } = await import('node:fs/promises');
     await writeFile(join(dir, 'r.yaml'), 'on_queue_full: sometimes\n');
-    const err = await run(process.execPath, [BIN, '--config', join(dir, 'r.yaml')]).catch(
-      (e: { code: number; stderr: string }) => e,
-    );
-    expect((err as { code: number }).code).toBe(1);
-    expect((err as { stderr: string }).stderr).toContain(
-      'r.yaml:1: on_queue_full: must be one of reject, drop',
-    );
+    const err = await runCli(['--config', join(dir, 'r.yaml')]);
+    expect(err.code).toBe(1);
+    expect(err.stderr).toContain('r.yaml:1: on_queue_full: must be one of reject, drop');
   });
 });

@@ -2,7 +2,6 @@
  * Hot reload (CONFIG.md "Reload") against the real compiled daemon: every trigger, a
  * broken file, reconciling outputs while events stream, live settings and the audit event.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import {
@@ -23,7 +22,14 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, type LogLine, post, type RunningDaemon, startDaemon, tempDir } from '../helpers/daemon.js';
+import {
+  type DaemonOptions,
+  type LogLine,
+  post,
+  type RunningDaemon,
+  startDaemon,
+  tempDir,
+} from '../helpers/daemon.js';
 import { corootAlertPayload } from '../helpers/events.js';
 import { type Labels, parsePromText, sampleSum, scrape } from '../helpers/metrics.js';
 import { type EventLine, readEvents } from '../helpers/schema.js';
@@ -196,7 +202,7 @@ async function configMapUpdate(dir: string, text: string, stamp: string): Promis
   await rm(join(dir, previous), { recursive: true });
 }
 
-async function start(yaml: string, opts: { dir?: string } = {}): Promise<RunningDaemon> {
+async function start(yaml: string, opts: DaemonOptions = {}): Promise<RunningDaemon> {
   const d = await startDaemon(yaml, opts);
   running.push(d);
   return d;
@@ -753,42 +759,9 @@ webhook_outputs:
   });
 
   it('without --listen-address, a listen_address change is logged as needing a restart and the old port keeps serving', async () => {
-    const dir = await tempDir();
-    const configPath = join(dir, 'recorder.yaml');
     const v1 = 'listen_address: 127.0.0.1:0\nfile_outputs:\n  - path: ./events.jsonl\n';
-    await writeFile(configPath, v1);
-    const logs: LogLine[] = [];
-    const proc: ChildProcess = spawn(
-      process.execPath,
-      [BIN, '--config', configPath, '--log-level', 'debug'],
-      {
-        cwd: dir,
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    const exited = new Promise((res) => proc.once('exit', res));
-    cleanups.push(async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-      await exited;
-    });
-    let pending = '';
-    proc.stderr?.setEncoding('utf8');
-    proc.stderr?.on('data', (chunk: string) => {
-      pending += chunk;
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) {
-        try {
-          logs.push(JSON.parse(line) as LogLine);
-        } catch {
-          logs.push({ level: 'raw', msg: line });
-        }
-      }
-    });
-    const started = await waitFor(() => logs.find((l) => l.msg === 'coroot-event-recorder started'), {
-      what: 'the daemon to start',
-    });
-    const baseUrl = `http://${started.listen as string}`;
+    const d = await start(v1, { listen: null, waitReady: false });
+    const { configPath, baseUrl, logs } = d;
 
     const v2 = v1.replace('127.0.0.1:0', '127.0.0.1:1');
     await writeFile(configPath, v2);

@@ -69,6 +69,9 @@ file_outputs:
     min_severity: critical
   - name: everything
     path: ./out/everything.jsonl
+  - name: info
+    path: ./out/info.jsonl
+    min_severity: info
 `);
   });
   afterAll(async () => {
@@ -132,7 +135,21 @@ file_outputs:
       const list = await read('critical');
       return list.length >= 3 ? list : null;
     });
-    // Lifecycle events and deployments carry no critical severity; a resolve keeps its alert's.
+    // Lifecycle events and deployments are info (docs/events.md), so an info floor takes them.
+    const info = await waitFor(async () => {
+      const list = await read('info');
+      return list.some((e) => e.data.alert?.name === 'Marker') ? list : null;
+    });
+    expect(info.map(summary)).toEqual([
+      'recorder/recorder_started/',
+      'alertmanager/alert_firing/CheckoutDown',
+      'alertmanager/alert_firing/DiskFilling',
+      'alertmanager/alert_resolved/CheckoutLatency',
+      'coroot/alert_firing/replication lag is 94s on postgres-main-1',
+      'coroot/deployment/',
+      'alertmanager/alert_firing/Marker',
+    ]);
+    // Lifecycle events and deployments are not critical; a resolve keeps its alert's.
     expect(critical.map(summary)).toEqual([
       'alertmanager/alert_firing/CheckoutDown',
       'alertmanager/alert_resolved/CheckoutLatency',

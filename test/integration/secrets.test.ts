@@ -15,13 +15,12 @@
  * The Kafka half against a real broker with a SASL listener (authentication failures)
  * is in secrets-kafka.test.ts.
  */
-import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, type RunningDaemon, startDaemon, tempDir } from '../helpers/daemon.js';
+import { type RunningDaemon, runCli, startDaemon, tempDir } from '../helpers/daemon.js';
 import { FakeCoroot } from '../helpers/fake-coroot.js';
 import { loadFixture } from '../helpers/fixtures.js';
 import { sampleSum, scrape } from '../helpers/metrics.js';
@@ -92,22 +91,12 @@ class EchoReceiver {
 }
 
 /** Runs the CLI to its exit; stdout and stderr together. */
-function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    proc.stdout.setEncoding('utf8').on('data', (c: string) => {
-      output += c;
-    });
-    proc.stderr.setEncoding('utf8').on('data', (c: string) => {
-      output += c;
-    });
-    proc.once('error', reject);
-    proc.once('exit', (code) => resolve({ code, output }));
-  });
+async function runCliOutput(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; output: string }> {
+  const { code, stdout, stderr } = await runCli(args, { env });
+  return { code, output: stdout + stderr };
 }
 
 /** An HTTP answer as text: status line, every header, body. */
@@ -433,21 +422,21 @@ kafka_outputs:
   it('--check-config of a broken config holding secrets names keys and lines, never values', async () => {
     const path = join(dir, 'broken.yaml');
     await writeFile(path, brokenConfig);
-    const broken = await runCli(['--config', path, '--check-config'], env);
+    const broken = await runCliOutput(['--config', path, '--check-config'], env);
     expect(broken.code).toBe(1);
     expect(broken.output).toMatch(/broken\.yaml:\d+: ingest\.coroot_api\[0\]\.url: /);
     expect(broken.output).toMatch(/broken\.yaml:\d+: kafka_outputs\[3\]\.sasl\.password_file: /);
     secrets.assertNoLeaks('--check-config on a broken config', broken.output);
 
     // The same broken config given to the daemon itself: it logs the errors and exits.
-    const start = await runCli(['--config', path, '--log-level', 'debug'], env);
+    const start = await runCliOutput(['--config', path, '--log-level', 'debug'], env);
     expect(start.code).toBe(1);
     expect(start.output).toContain('invalid configuration');
     secrets.assertNoLeaks('the daemon refusing a broken config', start.output);
 
     const goodPath = join(dir, 'good.yaml');
     await writeFile(goodPath, config({ hookBasicInline: s.hookBasicInline }));
-    const good = await runCli(['--config', goodPath, '--check-config'], env);
+    const good = await runCliOutput(['--config', goodPath, '--check-config'], env);
     expect(good.output).toContain('SUCCESS');
     secrets.assertNoLeaks('--check-config on a valid config', good.output);
   });

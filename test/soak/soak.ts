@@ -30,11 +30,11 @@ import { Kafka, logLevel } from 'kafkajs';
 import { books, type OutputBooks } from '../bench/accounting.js';
 import { post, type RunningDaemon, startDaemon, tempDir } from '../helpers/daemon.js';
 import { sampleSum, scrape } from '../helpers/metrics.js';
+import { MemorySampler, memoryOf, openFds } from '../helpers/proc.js';
 import { validateEvent } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
 import { KafkaBroker, missingPrerequisites } from '../kafka/broker.js';
 import { LoadGenerator, type LoadStats, SEQ, seqOfEvent } from './load.js';
-import { MemorySampler, memoryOf, openFds } from './proc.js';
 import { FlappingReceiver, type ReceiverMode, type ReceiverStats } from './receiver.js';
 import { classifyFds, countKinds, type KnownPorts } from './sockets.js';
 

@@ -4,8 +4,7 @@ import type { RecorderEvent } from '../../events/event.js';
 import { Backoff } from '../../lib/backoff.js';
 import type { Logger } from '../../log.js';
 import type { OutputMeter } from '../../metrics/registry.js';
-import type { Output } from '../output.js';
-import type { OutputDeps } from '../registry.js';
+import type { Output, OutputDeps } from '../output.js';
 import { WriteBatch } from './batch.js';
 import type { FileOutputConfig } from './config.js';
 import {

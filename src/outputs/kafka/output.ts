@@ -1,13 +1,14 @@
 import { Kafka, type KafkaConfig, type Message, type Producer, type ProducerConfig } from 'kafkajs';
 import type { RecorderEvent } from '../../events/event.js';
 import { jsonOf } from '../../events/serialize.js';
-import { Backoff } from '../../lib/backoff.js';
-import { RingQueue } from '../../lib/ring-queue.js';
 import type { Logger } from '../../log.js';
 import type { Metrics, OutputMeter } from '../../metrics/registry.js';
-import { DropLogThrottle } from '../delivery/drop-log.js';
-import type { Output } from '../output.js';
-import type { OutputDeps } from '../registry.js';
+import type { DeliveryBatch } from '../delivery/batcher.js';
+import type { BufferedRecord } from '../delivery/buffer.js';
+import { DeliveryCore, type DeliveryOutcome } from '../delivery/core.js';
+import { MemoryBuffer } from '../delivery/memory-buffer.js';
+import { RetryPolicy, type RetrySchedule } from '../delivery/retry.js';
+import type { Output, OutputDeps } from '../output.js';
 import { kafkaClientConfig, type ProduceOptions, produceOptions, producerConfig } from './client-config.js';
 import type { KafkaOutputConfig } from './config.js';
 import { classifyKafkaError, type KafkaFailure } from './errors.js';
@@ -21,27 +22,6 @@ export type ProducerLike = Pick<Producer, 'connect' | 'disconnect' | 'sendBatch'
 export interface KafkaOutputOptions {
   /** Builds the client; tests pass a fake. Default: kafkajs' `new Kafka(config)`. */
   createClient?: (config: KafkaConfig) => { producer(config: ProducerConfig): ProducerLike };
-}
-
-/** One accepted event, ready to be produced. */
-interface Entry {
-  message: Message;
-  /** Bytes of the value (what output_bytes_total counts). */
-  valueBytes: number;
-  /** Estimated record bytes, toward batch_max_bytes. */
-  size: number;
-  /** When it was accepted (ms): linger counts from the oldest waiting event. */
-  at: number;
-}
-
-/** One produce request's worth of events. */
-interface Batch {
-  /** Orders batches waiting for a retry, so events go out in the order they came in. */
-  seq: number;
-  entries: Entry[];
-  valueBytes: number;
-  /** Counted already (written, lost, or given up at close): later outcomes are ignored. */
-  settled: boolean;
 }
 
 /**
@@ -62,17 +42,18 @@ const BACKOFF_MAX_MS = 10_000;
 const DISCONNECT_GRACE_MS = 500;
 
 /**
- * Produces events to one Kafka topic (CONFIG.md `kafka_outputs`).
+ * Produces events to one Kafka topic (docs/configuration.md `kafka_outputs`).
  *
- * `send` only appends to the output's bounded buffer. Batches leave it when full
- * (batch_max_events / batch_max_bytes) or when the oldest event has waited `linger`, at
- * most `max_in_flight` at a time. Accounting is exact: every accepted event ends in
- * exactly one of written (the broker acknowledged it), lost `rejected` (the broker refused
- * it for good), lost `shutdown` (still held when close's budget ran out), and until then
- * counts as pending. A broker outage never loses held events: a batch whose request fails
- * transiently is taken back and retried, in order, after a backoff, while new events
- * beyond `buffer_size` are dropped as `buffer_full`. Delivery is at least once: a request
- * that timed out may have been written, so a retry can duplicate it (consumers
+ * `send` only offers the event to the delivery core (delivery/core.ts), whose memory buffer
+ * holds at most `buffer_size` events (waiting, in flight and retrying). Batches leave it when
+ * full (batch_max_events / batch_max_bytes) or when the oldest event has waited `linger`, at
+ * most `max_in_flight` at a time. Accounting is exact: every accepted event ends in exactly
+ * one of written (the broker acknowledged it), lost `rejected` (the broker refused it for
+ * good), lost `shutdown` (still held when close's budget ran out), and until then counts as
+ * pending. A broker outage never loses held events: a batch whose request fails transiently
+ * goes back to the core's retry list and is sent again, in order, after a backoff, while new
+ * events beyond `buffer_size` are dropped as `buffer_full`. Delivery is at least once: a
+ * request that timed out may have been written, so a retry can duplicate it (consumers
  * de-duplicate by event id).
  */
 export class KafkaOutput implements Output {
@@ -85,33 +66,24 @@ export class KafkaOutput implements Output {
   private readonly kafka: { producer(config: ProducerConfig): ProducerLike };
   private readonly sockets = new SocketRegistry();
   private readonly produceOpts: ProduceOptions;
+  private readonly core: DeliveryCore;
   private producer: ProducerLike;
 
   private state: State = 'idle';
   private up = false;
   /** The output said it cannot deliver; until it is up again (and after close), kafkajs' own complaints are debug. */
   private troubleReported = false;
-  private accepting = true;
   private closing: Promise<void> | null = null;
-
-  private readonly buffer: RingQueue<Entry>;
-  private bufferedSize = 0;
-  /** Batches taken back after a transient failure, ordered by seq; sent before the buffer. */
-  private retryQueue: Batch[] = [];
-  private readonly inFlight = new Set<Batch>();
-  /** Accepted and not yet settled: buffer + retryQueue + in flight. */
-  private held = 0;
-  private nextBatchSeq = 0;
   /** After a failure only one request at a time probes the broker. */
   private recovering = false;
 
-  private readonly backoff = new Backoff(BACKOFF_FIRST_MS, BACKOFF_MAX_MS);
+  private readonly backoff: RetrySchedule = new RetryPolicy(
+    BACKOFF_FIRST_MS,
+    BACKOFF_MAX_MS,
+    'equal',
+  ).schedule();
   private connectFailures = 0;
   private stateTimer: NodeJS.Timeout | null = null;
-  private lingerTimer: NodeJS.Timeout | null = null;
-  private drainScheduled = false;
-  private idleWaiter: (() => void) | null = null;
-  private readonly bufferFullLog = new DropLogThrottle();
 
   constructor(
     private readonly config: KafkaOutputConfig,
@@ -123,7 +95,30 @@ export class KafkaOutput implements Output {
     this.metrics = deps.metrics;
     this.meter = deps.metrics.forOutput(config.name);
     this.log = deps.logger.child({ output: config.name });
-    this.buffer = new RingQueue(config.bufferSize);
+    this.core = new DeliveryCore(
+      {
+        slots: () => (this.state !== 'ready' ? 0 : this.recovering ? 1 : config.maxInFlight),
+        deliver: (batch) => this.produce(batch),
+        // A produce request cannot be aborted; close disconnects the producer instead.
+        abort: () => {},
+      },
+      {
+        buffer: new MemoryBuffer(config.bufferSize, 'held'),
+        batch: {
+          maxEvents: config.batchMaxEvents,
+          maxBytes: config.batchMaxBytes,
+          flushIntervalMs: config.lingerMs,
+          sizeOf: (record) => this.recordSize(record),
+        },
+        meter: this.meter,
+        log: this.log,
+        onFullDrops: (dropped) =>
+          this.log.warn('kafka output: buffer full; dropping events', {
+            dropped,
+            buffer_size: config.bufferSize,
+          }),
+      },
+    );
     this.produceOpts = produceOptions(config);
     const secrets = config.sasl ? [config.sasl.password] : [];
     const clientConfig = kafkaClientConfig(config, {
@@ -136,45 +131,12 @@ export class KafkaOutput implements Output {
   }
 
   start(): void {
-    if (this.state !== 'idle' || !this.accepting) return;
+    if (this.state !== 'idle' || this.core.closed) return;
     this.connect();
   }
 
   send(line: Buffer, event: RecorderEvent): boolean {
-    if (!this.accepting) {
-      this.meter.lost('closed');
-      return false;
-    }
-    if (this.held >= this.config.bufferSize) {
-      this.meter.lost('buffer_full');
-      this.noteBufferFull();
-      return false;
-    }
-    const value = jsonOf(line);
-    const key =
-      this.config.key === 'fingerprint'
-        ? event.fingerprint
-        : this.config.key === 'instance'
-          ? event.instance
-          : null;
-    const message: Message = {
-      key,
-      value,
-      headers: { event_type: event.type, event_source: event.source, event_id: event.id },
-    };
-    const size =
-      value.length +
-      (key?.length ?? 0) +
-      event.type.length +
-      event.source.length +
-      event.id.length +
-      RECORD_OVERHEAD_BYTES;
-    this.buffer.push({ message, valueBytes: value.length, size, at: Date.now() });
-    this.bufferedSize += size;
-    this.held++;
-    this.meter.queued(this.held);
-    this.scheduleDrain();
-    return true;
+    return this.core.offer(line, event);
   }
 
   isUp(): boolean {
@@ -182,7 +144,7 @@ export class KafkaOutput implements Output {
   }
 
   pending(): number {
-    return this.held;
+    return this.core.pending;
   }
 
   close(budgetMs: number): Promise<void> {
@@ -213,14 +175,14 @@ export class KafkaOutput implements Output {
     this.backoff.reset();
     this.state = 'ready';
     this.setUp(true);
-    this.drain();
+    this.core.wake();
   }
 
   private onConnectFailed(producer: ProducerLike, err: unknown): void {
     if (producer !== this.producer || this.state === 'closed') return;
     this.connectFailures++;
     this.setUp(false);
-    const delay = this.nextBackoff();
+    const delay = this.backoff.next();
     const failure = classifyKafkaError(err);
     // The first failure is news; the following ones while still down are not.
     const level = this.connectFailures === 1 ? 'warn' : 'debug';
@@ -244,96 +206,67 @@ export class KafkaOutput implements Output {
     this.recovering = true;
     this.setUp(false);
     this.state = 'connecting';
-    this.setStateTimer(this.nextBackoff(), () => this.connect());
+    this.setStateTimer(this.backoff.next(), () => this.connect());
   }
 
-  // --- batching and producing -------------------------------------------------------
+  // --- producing --------------------------------------------------------------------
 
-  private scheduleDrain(): void {
-    if (this.drainScheduled || this.state !== 'ready') return;
-    this.drainScheduled = true;
-    setImmediate(this.runScheduledDrain);
-  }
-
-  private readonly runScheduledDrain = (): void => {
-    this.drainScheduled = false;
-    this.guard(() => this.drain());
-  };
-
-  private drain(): void {
-    if (this.state !== 'ready') return;
-    const limit = this.recovering ? 1 : this.config.maxInFlight;
-    while (this.inFlight.size < limit) {
-      const batch = this.retryQueue.shift() ?? this.takeBatch();
-      if (batch === undefined) return;
-      this.produce(batch);
-    }
-  }
-
-  /** The next batch from the buffer, or undefined when it should wait (empty, or lingering). */
-  private takeBatch(): Batch | undefined {
-    const head = this.buffer.peek();
-    if (head === undefined) return undefined;
-    const { batchMaxEvents, batchMaxBytes, lingerMs } = this.config;
-    const full = this.buffer.length >= batchMaxEvents || this.bufferedSize >= batchMaxBytes;
-    if (!full && this.accepting && lingerMs > 0) {
-      const wait = head.at + lingerMs - Date.now();
-      if (wait > 0) {
-        this.armLinger(wait);
-        return undefined;
-      }
-    }
-    const entries: Entry[] = [];
-    let size = 0;
-    let valueBytes = 0;
-    for (;;) {
-      const next = this.buffer.peek();
-      if (next === undefined || entries.length >= batchMaxEvents) break;
-      // A single event larger than the limit still goes, alone.
-      if (entries.length > 0 && size + next.size > batchMaxBytes) break;
-      this.buffer.shift();
-      entries.push(next);
-      size += next.size;
-      valueBytes += next.valueBytes;
-    }
-    this.bufferedSize -= size;
-    return { seq: this.nextBatchSeq++, entries, valueBytes, settled: false };
-  }
-
-  private armLinger(waitMs: number): void {
-    if (this.lingerTimer !== null) return;
-    this.lingerTimer = setTimeout(() => {
-      this.lingerTimer = null;
-      this.guard(() => this.drain());
-    }, waitMs);
-  }
-
-  private produce(batch: Batch): void {
-    this.inFlight.add(batch);
-    const started = performance.now();
-    let request: Promise<unknown>;
-    try {
-      request = this.producer.sendBatch({
-        topicMessages: [{ topic: this.config.topic, messages: batch.entries.map((e) => e.message) }],
-        ...this.produceOpts,
-      });
-    } catch (err) {
-      request = Promise.reject(err);
-    }
-    request.then(
-      () => this.guard(() => this.onDelivered(batch, started)),
-      (err: unknown) => this.guard(() => this.onFailed(batch, started, err)),
+  /** Estimated record bytes toward batch_max_bytes: value, key, headers and the v2 record overhead. */
+  private recordSize(record: BufferedRecord): number {
+    const { meta } = record;
+    return (
+      record.line.length -
+      1 +
+      (this.keyOf(record)?.length ?? 0) +
+      meta.type.length +
+      meta.source.length +
+      meta.id.length +
+      RECORD_OVERHEAD_BYTES
     );
   }
 
-  private onDelivered(batch: Batch, started: number): void {
-    this.inFlight.delete(batch);
+  private keyOf(record: BufferedRecord): string | null {
+    const { key } = this.config;
+    return key === 'fingerprint' ? record.meta.fingerprint : key === 'instance' ? record.meta.instance : null;
+  }
+
+  private message(record: BufferedRecord): Message {
+    const { meta } = record;
+    return {
+      key: this.keyOf(record),
+      value: jsonOf(record.line),
+      headers: { event_type: meta.type, event_source: meta.source, event_id: meta.id },
+    };
+  }
+
+  private async produce(batch: DeliveryBatch): Promise<DeliveryOutcome> {
+    const started = performance.now();
+    let valueBytes = 0;
+    const messages = batch.records.map((record) => {
+      const message = this.message(record);
+      valueBytes += (message.value as Buffer).length;
+      return message;
+    });
+    try {
+      await this.producer.sendBatch({
+        topicMessages: [{ topic: this.config.topic, messages }],
+        ...this.produceOpts,
+      });
+    } catch (err) {
+      this.meter.observeSend((performance.now() - started) / 1000);
+      // Given up at close already: a late answer changes nothing.
+      if (this.core.stopped) return { kind: 'retry' };
+      return this.onFailed(batch, err);
+    }
     this.meter.observeSend((performance.now() - started) / 1000);
-    if (batch.settled) return;
-    this.settle(batch.entries.length);
-    batch.settled = true;
-    this.meter.written(batch.entries.length, batch.valueBytes);
-    if (this.recovering) this.log.info('kafka output: delivering again', { pending: this.held });
+    if (this.core.stopped) return { kind: 'written', bytes: valueBytes };
+    this.onDelivered(batch);
+    return { kind: 'written', bytes: valueBytes };
+  }
+
+  private onDelivered(batch: DeliveryBatch): void {
+    if (this.recovering)
+      this.log.info('kafka output: delivering again', { pending: this.core.pending - batch.records.length });
     this.recovering = false;
     this.backoff.reset();
     if (this.state === 'backoff') {
@@ -342,51 +275,38 @@ export class KafkaOutput implements Output {
       this.state = 'ready';
     }
     if (this.state === 'ready') this.setUp(true);
-    this.drain();
   }
 
-  private onFailed(batch: Batch, started: number, err: unknown): void {
-    this.inFlight.delete(batch);
-    this.meter.observeSend((performance.now() - started) / 1000);
-    if (batch.settled) return;
+  private onFailed(batch: DeliveryBatch, err: unknown): DeliveryOutcome {
     const failure = classifyKafkaError(err);
     this.metrics.kafkaProduceErrors.labels(this.name, failure.errorType).inc();
-    if (failure.action === 'split' && batch.entries.length > 1) {
+    const n = batch.records.length;
+    if (failure.action === 'split' && n > 1) {
       this.log.warn('kafka output: the broker found a request too large; sending its events one by one', {
-        events: batch.entries.length,
+        events: n,
         code: failure.code,
       });
-      batch.entries.forEach((entry, i) => {
-        const seq = batch.seq + i / batch.entries.length;
-        this.requeue({ seq, entries: [entry], valueBytes: entry.valueBytes, settled: false });
-      });
-      this.drain();
-      return;
+      const batches = batch.records.map((record, i) => ({
+        order: batch.order + i / n,
+        records: [record],
+        bytes: record.line.length,
+      }));
+      return { kind: 'retry', batches };
     }
     if (failure.action === 'split' || failure.action === 'reject') {
-      batch.settled = true;
-      this.settle(batch.entries.length);
-      this.meter.lost('rejected', batch.entries.length);
       this.log.error('kafka output: the broker rejected events; they are lost', {
-        events: batch.entries.length,
+        events: n,
         error: failure.message,
         code: failure.code,
       });
-      this.drain();
-      return;
+      return { kind: 'lost', reason: 'rejected' };
     }
-    this.requeue(batch);
     if (failure.action === 'reset') {
       if (this.state === 'ready' || this.state === 'backoff') this.resetProducer(failure);
-      return;
+      return { kind: 'retry' };
     }
     this.enterBackoff(failure);
-  }
-
-  private requeue(batch: Batch): void {
-    const at = this.retryQueue.findIndex((b) => b.seq > batch.seq);
-    if (at === -1) this.retryQueue.push(batch);
-    else this.retryQueue.splice(at, 0, batch);
+    return { kind: 'retry' };
   }
 
   private enterBackoff(failure: KafkaFailure): void {
@@ -403,17 +323,10 @@ export class KafkaOutput implements Output {
     // Connecting (or already backing off): that path sends again when it is done.
     if (this.state !== 'ready') return;
     this.state = 'backoff';
-    this.setStateTimer(this.nextBackoff(), () => {
+    this.setStateTimer(this.backoff.next(), () => {
       this.state = 'ready';
-      this.drain();
+      this.core.wake();
     });
-  }
-
-  /** `n` events left the output's hands (written, rejected or given up). */
-  private settle(n: number): void {
-    this.held -= n;
-    this.meter.queued(this.held);
-    if (this.held === 0 && this.idleWaiter) this.idleWaiter();
   }
 
   private setUp(up: boolean): void {
@@ -423,68 +336,24 @@ export class KafkaOutput implements Output {
     this.meter.up(up);
   }
 
-  private noteBufferFull(): void {
-    const dropped = this.bufferFullLog.note();
-    if (dropped > 0)
-      this.log.warn('kafka output: buffer full; dropping events', {
-        dropped,
-        buffer_size: this.config.bufferSize,
-      });
-  }
-
   // --- close --------------------------------------------------------------------------
 
   private async shutdown(budgetMs: number): Promise<void> {
-    this.accepting = false;
     const deadline = Date.now() + Math.max(0, budgetMs);
-    this.clearLinger();
     if (this.state === 'backoff') {
       // One more attempt now rather than sitting out the backoff inside the budget.
       this.clearStateTimer();
       this.state = 'ready';
     }
-    if (this.state !== 'idle') {
-      this.drain();
-      await this.waitForIdle(deadline);
-    }
-    this.giveUp();
+    // Never started: nothing can be delivered, everything held is given up at once.
+    const lost = await this.core.close(this.state === 'idle' ? 0 : budgetMs);
+    if (lost > 0)
+      this.log.warn('kafka output: closed with undelivered events; they are lost', { events: lost });
     this.state = 'closed';
     this.clearStateTimer();
-    this.clearLinger();
     await this.disconnect(Math.max(DISCONNECT_GRACE_MS, deadline - Date.now()));
     this.sockets.shutdown();
     this.setUp(false);
-  }
-
-  private waitForIdle(deadline: number): Promise<void> {
-    if (this.held === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.idleWaiter = null;
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
-      this.idleWaiter = done;
-    });
-  }
-
-  /** Counts whatever is still held as lost to the shutdown. */
-  private giveUp(): void {
-    let n = 0;
-    for (const batch of this.inFlight) {
-      if (batch.settled) continue;
-      batch.settled = true;
-      n += batch.entries.length;
-    }
-    for (const batch of this.retryQueue) n += batch.entries.length;
-    this.retryQueue = [];
-    n += this.buffer.clear();
-    this.bufferedSize = 0;
-    if (n === 0) return;
-    this.settle(n);
-    this.meter.lost('shutdown', n);
-    this.log.warn('kafka output: closed with undelivered events; they are lost', { events: n });
   }
 
   private async disconnect(graceMs: number): Promise<void> {
@@ -509,17 +378,6 @@ export class KafkaOutput implements Output {
   private clearStateTimer(): void {
     if (this.stateTimer !== null) clearTimeout(this.stateTimer);
     this.stateTimer = null;
-  }
-
-  private clearLinger(): void {
-    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
-    this.lingerTimer = null;
-  }
-
-  private nextBackoff(): number {
-    const ceiling = this.backoff.next();
-    // Equal jitter: many recorders restarting together do not hit the broker in lockstep.
-    return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
   }
 
   /** Callbacks from kafkajs and timers: a bug here must be logged, never crash the daemon. */

@@ -1,20 +1,19 @@
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConnectionOptions } from 'node:tls';
 import { Pool } from 'undici';
 import type { RecorderEvent } from '../../events/event.js';
-import { jsonOf } from '../../events/serialize.js';
-import { backoffDelay } from '../../lib/backoff.js';
 import type { Logger } from '../../log.js';
+import type { DropReason } from '../../metrics/drop-reason.js';
 import type { OutputMeter } from '../../metrics/registry.js';
-import { DropLogThrottle } from '../delivery/drop-log.js';
-import type { DropReason, Output } from '../output.js';
-import type { OutputDeps } from '../registry.js';
+import type { DeliveryBatch } from '../delivery/batcher.js';
+import { DeliveryCore, type DeliveryOutcome } from '../delivery/core.js';
+import { MemoryBuffer } from '../delivery/memory-buffer.js';
+import { RetryPolicy } from '../delivery/retry.js';
+import type { Output, OutputDeps } from '../output.js';
 import { type AbortCause, AttemptControl } from './attempt-control.js';
-import { batchWait, type Delivery, takeBatch } from './batcher.js';
+import { lineBudget, requestBody } from './body.js';
 import type { WebhookOutputConfig } from './config.js';
 import { classifyStatus } from './policy.js';
-import { BodyQueue } from './queue.js';
 import { Redactor, requestHeaders } from './request.js';
 import { parseRetryAfter } from './retry-after.js';
 
@@ -38,10 +37,11 @@ interface LoggedError {
 }
 
 /**
- * POSTs events to one URL (CONFIG.md `webhook_outputs`). `send` only enqueues; up to
- * `workers` deliveries run at once on one keep-alive undici Pool, each retrying transient
- * failures with jittered exponential backoff (or the receiver's Retry-After). Every event
- * taken by `send` ends in exactly one of written / lost(reason) (METRICS.md invariant).
+ * POSTs events to one URL (docs/configuration.md `webhook_outputs`). `send` only offers the
+ * event to the delivery core (delivery/core.ts), which batches it and runs up to `workers`
+ * deliveries at once on one keep-alive undici Pool; each delivery retries transient failures
+ * with jittered exponential backoff (or the receiver's Retry-After) while holding its worker.
+ * Every event taken by `send` ends in exactly one of written / lost(reason) (docs/metrics.md).
  */
 export class WebhookOutput implements Output {
   readonly name: string;
@@ -54,28 +54,14 @@ export class WebhookOutput implements Output {
   private readonly path: string;
   private readonly headers: Record<string, string>;
   private readonly redactor: Redactor;
-  private readonly queue: BodyQueue;
-  /** Deliveries running (each holds one worker). */
-  private active = 0;
-  /** Events inside running deliveries. */
-  private inFlight = 0;
+  private readonly core: DeliveryCore;
+  private readonly retryPolicy: RetryPolicy;
   private started = false;
-  private closing = false;
   private closePromise: Promise<void> | null = null;
-  /** performance.now() at which the close budget ends. */
-  private deadline = Number.POSITIVE_INFINITY;
-  private pumpScheduled = false;
-  private flushTimer: NodeJS.Timeout | null = null;
   private up = true;
   private consecutiveFailures = 0;
-  /** Set when the close budget ends: no new attempt starts, running ones are aborted. */
-  private stopped = false;
   /** Attempts in progress, so the end of the close budget can abort them. */
   private readonly running = new Set<AttemptControl>();
-  /** Backoff waits in progress, with the performance.now() at which each ends. */
-  private readonly waits = new Map<AbortController, number>();
-  private idleWaiter: (() => void) | null = null;
-  private readonly dropLog = new DropLogThrottle();
 
   constructor(
     private readonly config: WebhookOutputConfig,
@@ -85,7 +71,33 @@ export class WebhookOutput implements Output {
     this.meter = deps.metrics.forOutput(config.name);
     this.retries = deps.metrics.webhookRetries.labels(config.name);
     this.log = deps.logger.child({ output: config.name, kind: this.kind });
-    this.queue = new BodyQueue(config.queueSize);
+    const batch = config.batch;
+    this.core = new DeliveryCore(
+      {
+        slots: () => (this.started ? config.workers : 0),
+        deliver: (b) => this.deliver(b),
+        abort: () => {
+          for (const attempt of this.running) attempt.abort('shutdown');
+        },
+      },
+      {
+        // queue_size bounds the events waiting for a worker; those in flight are bounded by the workers.
+        buffer: new MemoryBuffer(config.queueSize, 'waiting'),
+        batch: batch
+          ? {
+              maxEvents: batch.maxEvents,
+              maxBytes: lineBudget(batch.maxBytes),
+              flushIntervalMs: batch.flushIntervalMs,
+            }
+          : { maxEvents: 1, maxBytes: Number.POSITIVE_INFINITY, flushIntervalMs: 0 },
+        meter: this.meter,
+        log: this.log,
+        onFullDrops: (dropped) =>
+          this.log.warn('webhook queue full; dropping events', { dropped, queue_size: config.queueSize }),
+        settleMs: ABORT_SETTLE_MS,
+      },
+    );
+    this.retryPolicy = new RetryPolicy(config.retryBackoffMs, config.maxBackoffMs, 'full');
     const url = new URL(config.url);
     this.path = `${url.pathname}${url.search}`;
     this.headers = requestHeaders(config, deps.version);
@@ -106,33 +118,19 @@ export class WebhookOutput implements Output {
     this.started = true;
     // Optimistic until attempts say otherwise: nothing has failed yet.
     this.meter.up(true);
-    this.schedulePump();
+    this.core.wake();
   }
 
-  send(line: Buffer, _event: RecorderEvent): boolean {
-    if (this.closing) {
-      this.meter.lost('closed');
-      return false;
-    }
-    // Full is checked before slicing the line: a receiver that is down must cost as little
-    // per event as possible, since every event then ends here.
-    if (this.queue.full) {
-      this.meter.lost('buffer_full');
-      this.noteDrop();
-      return false;
-    }
-    this.queue.push(jsonOf(line), this.config.batch ? performance.now() : 0);
-    this.meter.queued(this.pending());
-    if (this.active < this.config.workers) this.schedulePump();
-    return true;
+  send(line: Buffer, event: RecorderEvent): boolean {
+    return this.core.offer(line, event);
   }
 
   isUp(): boolean {
-    return this.up && !this.closing;
+    return this.up && !this.core.closed;
   }
 
   pending(): number {
-    return this.queue.length + this.inFlight;
+    return this.core.pending;
   }
 
   close(budgetMs: number): Promise<void> {
@@ -144,111 +142,25 @@ export class WebhookOutput implements Output {
 
   /** Deliver what is queued until the budget ends, then drop the rest as `shutdown`. */
   private async drainAndRelease(budgetMs: number): Promise<void> {
-    this.closing = true;
+    // Even an output that never started delivers what it holds within the budget.
     this.started = true;
-    this.deadline = performance.now() + Math.max(0, budgetMs);
-    // A retry that cannot happen before the deadline will not happen: give those events up now.
-    this.cutWaits(false);
-    this.pump();
-    const drained = await this.waitIdle(budgetMs);
-    if (!drained) {
-      const queued = this.queue.clear();
-      const inFlight = this.inFlight;
-      this.meter.lost('shutdown', queued);
-      // The running deliveries see the abort and count their own events as `shutdown`.
-      this.stopped = true;
-      for (const attempt of this.running) attempt.abort('shutdown');
-      this.cutWaits(true);
-      await this.waitIdle(ABORT_SETTLE_MS);
-      this.log.warn('webhook output closed before everything was delivered', { dropped: queued + inFlight });
-    }
-    this.clearFlushTimer();
+    const dropped = await this.core.close(budgetMs);
+    if (dropped > 0) this.log.warn('webhook output closed before everything was delivered', { dropped });
     await this.pool.destroy().catch(() => {});
   }
 
-  private schedulePump(): void {
-    if (this.pumpScheduled || !this.started) return;
-    this.pumpScheduled = true;
-    // After the write loop's current run, so events sent together can share a batch.
-    queueMicrotask(() => this.pump());
-  }
-
-  /** Hands queued events to free workers. Never throws (it runs in microtasks and timers). */
-  private pump(): void {
-    this.pumpScheduled = false;
-    try {
-      while (this.started && !this.stopped && this.active < this.config.workers) {
-        const delivery = this.nextDelivery();
-        if (!delivery) break;
-        this.startDelivery(delivery);
-      }
-      if (this.queue.length === 0 || this.active >= this.config.workers) this.clearFlushTimer();
-      this.meter.queued(this.pending());
-      this.notifyIfIdle();
-    } catch (err) {
-      this.log.error('webhook dispatch failed', this.redactor.describe(err));
-    }
-  }
-
-  /** The next request to make, or null when the queue is empty or a partial batch should wait. */
-  private nextDelivery(): Delivery | null {
-    if (this.queue.length === 0) return null;
-    const batch = this.config.batch;
-    if (!batch) return { body: this.queue.shift() as Buffer, events: 1 };
-    const wait = batchWait(this.queue, batch, this.closing ? null : performance.now());
-    if (wait > 0) {
-      this.armFlushTimer(wait);
-      return null;
-    }
-    return takeBatch(this.queue, batch);
-  }
-
-  private armFlushTimer(ms: number): void {
-    if (this.flushTimer) return;
-    this.flushTimer = setTimeout(
-      () => {
-        this.flushTimer = null;
-        this.pump();
-      },
-      Math.max(1, Math.ceil(ms)),
-    );
-  }
-
-  private clearFlushTimer(): void {
-    if (!this.flushTimer) return;
-    clearTimeout(this.flushTimer);
-    this.flushTimer = null;
-  }
-
-  private startDelivery(delivery: Delivery): void {
-    this.active++;
-    this.inFlight += delivery.events;
-    void this.deliver(delivery).finally(() => {
-      this.active--;
-      this.inFlight -= delivery.events;
-      this.pump();
-    });
-  }
-
-  /** Runs the attempts of one request and accounts its events exactly once. Never rejects. */
-  private async deliver(delivery: Delivery): Promise<void> {
-    let outcome: DropReason | null;
-    try {
-      outcome = await this.attemptUntilDone(delivery);
-    } catch (err) {
-      // Only a bug gets here; the events are still accounted for.
-      this.log.error('webhook delivery failed unexpectedly', this.redactor.describe(err));
-      outcome = 'write_error';
-    }
-    if (outcome === null) this.meter.written(delivery.events, delivery.body.length);
-    else this.meter.lost(outcome, delivery.events);
+  /** Runs the attempts of one request; the core accounts its events exactly once. */
+  private async deliver(batch: DeliveryBatch): Promise<DeliveryOutcome> {
+    const body = requestBody(batch.records, this.config.batch !== null);
+    const outcome = await this.attemptUntilDone(body, batch.records.length);
+    return outcome === null ? { kind: 'written', bytes: body.length } : { kind: 'lost', reason: outcome };
   }
 
   /** null when delivered, else why the events are lost. */
-  private async attemptUntilDone(delivery: Delivery): Promise<DropReason | null> {
+  private async attemptUntilDone(body: Buffer, events: number): Promise<DropReason | null> {
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1) this.retries.inc();
-      const result = await this.attempt(delivery.body);
+      const result = await this.attempt(body);
       if (result.kind === 'delivered') {
         this.markSuccess();
         return null;
@@ -258,7 +170,7 @@ export class WebhookOutput implements Output {
       if (result.kind === 'reject') {
         this.log.warn('webhook receiver rejected events; not retrying', {
           status: result.status,
-          events: delivery.events,
+          events,
         });
         return 'rejected';
       }
@@ -266,51 +178,23 @@ export class WebhookOutput implements Output {
         this.log.warn('webhook delivery failed after the last attempt', {
           ...describeRetry(result),
           attempts: attempt,
-          events: delivery.events,
+          events,
         });
         return 'retries_exhausted';
       }
-      const delay = this.retryDelay(attempt, result.retryAfterMs);
+      const delay = this.retryPolicy.delay(attempt - 1, result.retryAfterMs);
       this.log.debug('webhook attempt failed; retrying', {
         ...describeRetry(result),
         attempt,
         delay_ms: delay,
       });
-      if (!(await this.waitBeforeRetry(delay))) return 'shutdown';
+      if (!(await this.core.waitBeforeRetry(delay))) return 'shutdown';
     }
-  }
-
-  /** The receiver's Retry-After when given (capped), else jittered exponential backoff. */
-  private retryDelay(attempt: number, retryAfterMs: number | null): number {
-    const { retryBackoffMs, maxBackoffMs } = this.config;
-    if (retryAfterMs !== null) return Math.min(retryAfterMs, maxBackoffMs);
-    return backoffDelay(attempt - 1, retryBackoffMs, maxBackoffMs);
-  }
-
-  /** False when the close budget ends first (at once when the wait would outlast it). */
-  private async waitBeforeRetry(ms: number): Promise<boolean> {
-    const wakeAt = performance.now() + ms;
-    if (wakeAt >= this.deadline || this.stopped) return false;
-    const ctrl = new AbortController();
-    this.waits.set(ctrl, wakeAt);
-    try {
-      await sleep(ms, undefined, { signal: ctrl.signal });
-      return true;
-    } catch {
-      return false;
-    } finally {
-      this.waits.delete(ctrl);
-    }
-  }
-
-  /** Ends backoff waits: all of them, or those that would end after the close deadline. */
-  private cutWaits(all: boolean): void {
-    for (const [ctrl, wakeAt] of this.waits) if (all || wakeAt >= this.deadline) ctrl.abort();
   }
 
   /** One POST, bounded by `timeout` from connect to the end of the response body. */
   private async attempt(body: Buffer): Promise<Attempt> {
-    if (this.stopped) return { kind: 'shutdown' };
+    if (this.core.stopped) return { kind: 'shutdown' };
     const control = new AttemptControl();
     this.running.add(control);
     const timer = setTimeout(() => control.abort('timeout'), this.config.timeoutMs);
@@ -369,36 +253,6 @@ export class WebhookOutput implements Output {
     this.log.warn('webhook receiver is failing; output marked down', {
       consecutive_failures: this.consecutiveFailures,
     });
-  }
-
-  /** Logs queue-full drops at most once per interval. */
-  private noteDrop(): void {
-    const dropped = this.dropLog.note();
-    if (dropped > 0)
-      this.log.warn('webhook queue full; dropping events', { dropped, queue_size: this.config.queueSize });
-  }
-
-  private waitIdle(ms: number): Promise<boolean> {
-    if (this.isIdle()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.idleWaiter = null;
-        resolve(false);
-      }, ms);
-      this.idleWaiter = () => {
-        clearTimeout(timer);
-        this.idleWaiter = null;
-        resolve(true);
-      };
-    });
-  }
-
-  private isIdle(): boolean {
-    return this.queue.length === 0 && this.active === 0;
-  }
-
-  private notifyIfIdle(): void {
-    if (this.idleWaiter && this.isIdle()) this.idleWaiter();
   }
 }
 

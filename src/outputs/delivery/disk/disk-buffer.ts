@@ -1,0 +1,822 @@
+import {
+  close,
+  closeSync,
+  fdatasync,
+  fsync,
+  fsyncSync,
+  ftruncate,
+  mkdirSync,
+  open,
+  openSync,
+  read,
+  readdirSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  unlink,
+  unlinkSync,
+  writev,
+} from 'node:fs';
+import { promisify } from 'node:util';
+import { Backoff } from '../../../lib/backoff.js';
+import type { Logger } from '../../../log.js';
+import type { BufferedRecord, DeliveryBuffer, EventMeta } from '../buffer.js';
+import { Ledger } from './ledger.js';
+import { acquireLock, type DirLock } from './lock.js';
+import { encodeRecord } from './record.js';
+import { decodeChunk, segmentFirstSeqs, segmentPath } from './segments.js';
+
+const openAsync = promisify(open);
+const closeAsync = promisify(close);
+const readAsync = promisify(read);
+const writevAsync = promisify(writev);
+const fdatasyncAsync = promisify(fdatasync);
+const fsyncAsync = promisify(fsync);
+const ftruncateAsync = promisify(ftruncate);
+const unlinkAsync = promisify(unlink);
+
+export interface DiskBufferOptions {
+  /** The buffer's own directory (`<data_dir>/buffers/<output>/`), created when missing. */
+  readonly dir: string;
+  /** Bound on the directory's size: segments, ledger and lock together. */
+  readonly maxBytes: number;
+  /** `normal`: fdatasync every `flushIntervalMs`; `full`: before `committed()` resolves. */
+  readonly sync: 'normal' | 'full';
+  readonly flushIntervalMs: number;
+  readonly log: Logger;
+  /** Segment size (default 4 MiB, at most a quarter of `maxBytes` so freeing keeps up). */
+  readonly segmentBytes?: number;
+  /** Records found unreadable (bad checksum, missing segment): the caller counts them `corrupted`. */
+  readonly onCorrupted?: (count: number) => void;
+}
+
+/** The ledger and lock files, counted against `max_size` so the directory stays within it. */
+const METADATA_RESERVE = 4096;
+const DEFAULT_SEGMENT_BYTES = 4 * 1024 * 1024;
+/** Most bytes taken from memory into one writev. */
+const MAX_WRITE_BATCH = 4 * 1024 * 1024;
+/** Records pushed but not yet written may hold at most this much memory (a stalled disk is "full"). */
+const MAX_STAGED_BYTES = 32 * 1024 * 1024;
+/** Read-ahead from a segment file per `read`. */
+const READ_CHUNK = 256 * 1024;
+
+interface Segment {
+  readonly first: number;
+  /** Bytes of whole records in the file. */
+  size: number;
+  /** The writer has moved on (or the segment is corrupt): nothing more is appended. */
+  sealed: boolean;
+  /** The writer's descriptor while this is the tail. */
+  fd: number | null;
+  /** The reader found bytes that are not a record: never scanned again. */
+  corrupt?: boolean;
+}
+
+interface Entry {
+  readonly record: BufferedRecord;
+  readonly encoded: Buffer;
+  /** Where the record landed, once written. */
+  seg: Segment | null;
+  end: number;
+}
+
+interface ReadWaiter {
+  readonly maxEvents: number;
+  readonly maxBytes: number;
+  readonly resolve: (records: BufferedRecord[]) => void;
+}
+
+/**
+ * A `DeliveryBuffer` on disk: an append-only log of segment files, a ledger of what was
+ * delivered and a lock (docs/architecture.md, "Disk buffers").
+ *
+ * `push` encodes the record and stages it in memory (synchronously); one background pump
+ * appends staged records with writev on the libuv pool, fdatasyncs per `sync`, writes the
+ * ledger and deletes segments the ledger has passed. `read` hands out staged records
+ * straight from memory when delivery keeps up and reads segment files in bounded chunks
+ * when it lags, so the backlog never has to fit in memory.
+ */
+export class DiskBuffer implements DeliveryBuffer {
+  readonly type = 'disk' as const;
+  readonly maxBytes: number;
+  private readonly budget: number;
+  private readonly segmentBytes: number;
+  private readonly log: Logger;
+
+  private readonly segments: Segment[] = [];
+  /** Records pushed and not yet written (the first `writing` of them are being written). */
+  private mem: Entry[] = [];
+  private memHead = 0;
+  private stagedBytes = 0;
+  private segmentTotal = 0;
+  private nextSeq: number;
+  private writtenSeq: number;
+  private syncedSeq: number;
+  private lastRecordBytes = 256;
+
+  /** Every record <= acked is finished; `done` holds finished ranges beyond it (start -> end). */
+  private acked: number;
+  private readonly done = new Map<number, number>();
+  private doneAhead = 0;
+  private ledgerSeq: number;
+
+  private readSeq: number;
+  private lastTaken: Entry | null = null;
+  private cursor: { seg: Segment; offset: number } | null = null;
+  private readerFd: { seg: Segment; fd: number } | null = null;
+  private readonly readWaiters: ReadWaiter[] = [];
+  private reading = false;
+  private readRetry: NodeJS.Timeout | null = null;
+
+  private readonly commitWaiters: Array<{ target: number; resolve: () => void }> = [];
+  private pumping: Promise<void> | null = null;
+  private syncDue = false;
+  private ledgerDue = false;
+  private rollRequested = false;
+  private retryAt = 0;
+  /** After a failed sync, ledger write or unlink: wait for the flush timer before trying again. */
+  private pausedUntil = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private readonly writeBackoff = new Backoff(100, 5000);
+  private writeError: string | null = null;
+  private readonly timer: NodeJS.Timeout;
+  private closing = false;
+  private readonly ledger: Ledger;
+  private readonly lock: DirLock;
+
+  /**
+   * Opens the buffer in `options.dir`: takes the lock (throws `BufferLockedError` when
+   * another live process holds it), reads the ledger, checks only the newest segment and
+   * truncates a torn tail. Synchronous: it runs once per output at start or reload and
+   * touches at most one segment.
+   */
+  constructor(private readonly options: DiskBufferOptions) {
+    this.log = options.log;
+    this.maxBytes = options.maxBytes;
+    this.budget = Math.max(0, options.maxBytes - METADATA_RESERVE);
+    this.segmentBytes = Math.max(
+      1024,
+      Math.min(options.segmentBytes ?? DEFAULT_SEGMENT_BYTES, Math.floor(this.budget / 4)),
+    );
+    const dir = options.dir;
+    mkdirSync(dir, { recursive: true });
+    this.lock = acquireLock(dir);
+    try {
+      if (this.lock.tookOverFrom !== null) {
+        this.log.info('disk buffer: took over the lock of a recorder that is no longer running', {
+          dir,
+          pid: this.lock.tookOverFrom,
+        });
+      }
+      this.ledger = Ledger.openSync(dir);
+      const firsts = segmentFirstSeqs(readdirSync(dir));
+      const fromLedger = this.ledger.initial?.seq;
+      if (fromLedger === undefined && firsts.length > 0) {
+        this.log.warn('disk buffer: ledger missing or unreadable; replaying from the oldest segment', {
+          dir,
+        });
+      }
+      let acked = fromLedger ?? (firsts.length > 0 ? (firsts[0] as number) - 1 : 0);
+      // Segments wholly below the ledger: a crash came between the ledger sync and the unlink.
+      while (firsts.length > 1 && (firsts[1] as number) - 1 <= acked) {
+        unlinkSync(segmentPath(dir, firsts.shift() as number));
+      }
+      for (const first of firsts) {
+        this.segments.push({ first, size: statSync(segmentPath(dir, first)).size, sealed: true, fd: null });
+      }
+      let next = Math.max(acked + 1, 1);
+      const tail = this.segments.at(-1);
+      if (tail) {
+        const { lastSeq, validBytes } = checkTail(segmentPath(dir, tail.first));
+        if (validBytes < tail.size) {
+          this.log.warn('disk buffer: truncated a torn record at the end of the newest segment', {
+            dir,
+            bytes: tail.size - validBytes,
+          });
+          truncateSync(segmentPath(dir, tail.first), validBytes);
+          tail.size = validBytes;
+        }
+        if (validBytes === 0) {
+          unlinkSync(segmentPath(dir, tail.first));
+          this.segments.pop();
+          next = Math.max(next, tail.first);
+        } else {
+          tail.sealed = false;
+          next = Math.max(next, (lastSeq as number) + 1);
+        }
+      }
+      if (this.segments.length === 0) acked = Math.max(acked, next - 1);
+      fsyncDir(dir);
+      this.acked = acked;
+      if (fromLedger === undefined) this.ledger.writeSync(acked);
+      this.ledgerSeq = acked;
+      this.nextSeq = next;
+      this.writtenSeq = next - 1;
+      this.syncedSeq = next - 1;
+      this.readSeq = acked + 1;
+      for (const s of this.segments) this.segmentTotal += s.size;
+      if (this.ledgerSeq !== this.acked) this.ledgerDue = true;
+    } catch (err) {
+      this.lock.release();
+      throw err;
+    }
+    this.timer = setInterval(() => {
+      this.syncDue = this.writtenSeq > this.syncedSeq;
+      this.ledgerDue = this.ledgerSeq !== this.acked;
+      this.kick();
+    }, options.flushIntervalMs);
+    this.timer.unref();
+    if (this.ledgerDue) this.kick();
+  }
+
+  get length(): number {
+    return this.nextSeq - 1 - this.acked - this.doneAhead;
+  }
+
+  get bytes(): number {
+    return this.segmentTotal + this.stagedBytes;
+  }
+
+  get full(): boolean {
+    return (
+      this.closing ||
+      this.writeError !== null ||
+      this.bytes + this.lastRecordBytes > this.budget ||
+      this.stagedBytes + this.lastRecordBytes > MAX_STAGED_BYTES
+    );
+  }
+
+  /** Why writes are failing (e.g. ENOSPC), or null: the output reports not-ready meanwhile. */
+  get problem(): string | null {
+    return this.writeError;
+  }
+
+  /** The sequence number the next `push` gets. */
+  get nextSequence(): number {
+    return this.nextSeq;
+  }
+
+  get directory(): string {
+    return this.options.dir;
+  }
+
+  push(line: Buffer, meta: EventMeta): boolean {
+    if (this.closing || this.writeError !== null) return false;
+    const seq = this.nextSeq;
+    const encoded = encodeRecord(seq, line, meta);
+    this.lastRecordBytes = encoded.length;
+    if (this.bytes + encoded.length > this.budget || this.stagedBytes + encoded.length > MAX_STAGED_BYTES) {
+      return false;
+    }
+    this.mem.push({ record: { seq, line, meta }, encoded, seg: null, end: 0 });
+    this.stagedBytes += encoded.length;
+    this.nextSeq = seq + 1;
+    this.kick();
+    if (this.readWaiters.length > 0) this.serveReads();
+    return true;
+  }
+
+  committed(): Promise<void> {
+    const target = this.nextSeq - 1;
+    if (target <= this.committedSeq() || this.closing) return Promise.resolve();
+    return new Promise((resolve) => this.commitWaiters.push({ target, resolve }));
+  }
+
+  read(maxEvents: number, maxBytes: number): Promise<BufferedRecord[]> {
+    if (this.closing) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      this.readWaiters.push({ maxEvents: Math.max(1, maxEvents), maxBytes, resolve });
+      this.serveReads();
+    });
+  }
+
+  ack(records: readonly BufferedRecord[]): void {
+    const before = this.acked;
+    for (const r of records) this.markDone(r.seq, r.seq);
+    if (this.acked !== before && this.freeable()) {
+      this.ledgerDue = true;
+      this.kick();
+    }
+  }
+
+  async close(): Promise<number> {
+    if (this.closing) return 0;
+    this.closing = true;
+    clearInterval(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    for (const w of this.readWaiters.splice(0)) w.resolve([]);
+    while (this.pumping) await this.pumping;
+    let lost = 0;
+    try {
+      if (this.staged() > 0) await this.writeBatch(true);
+      lost = this.staged();
+      if (lost > 0) {
+        this.log.error('disk buffer: could not write records at shutdown', { dir: this.options.dir, lost });
+      }
+      await this.syncTail();
+      await this.persistLedger();
+    } catch (err) {
+      this.log.error('disk buffer: shutdown write failed', { dir: this.options.dir, error: errText(err) });
+      lost = this.staged();
+    }
+    for (const w of this.commitWaiters.splice(0)) w.resolve();
+    for (const s of this.segments) {
+      if (s.fd !== null) closeSync(s.fd);
+      s.fd = null;
+    }
+    if (this.readerFd) closeSync(this.readerFd.fd);
+    this.readerFd = null;
+    this.ledger.close();
+    this.lock.release();
+    return lost;
+  }
+
+  /**
+   * For tests: stop the way SIGKILL would, as far as the files tell: nothing staged is
+   * written, no fdatasync, no ledger update, the lock file stays. Only this process's
+   * record of holding the lock is dropped so a new instance can take the stale lock over.
+   */
+  async crashForTest(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    for (const w of this.readWaiters.splice(0)) w.resolve([]);
+    while (this.pumping) await this.pumping;
+    for (const s of this.segments) if (s.fd !== null) closeSync(s.fd);
+    if (this.readerFd) closeSync(this.readerFd.fd);
+    this.ledger.close();
+    this.lock.forget();
+  }
+
+  // --- acknowledgement bookkeeping -------------------------------------------------------
+
+  private markDone(start: number, end: number): void {
+    if (end <= this.acked) return;
+    if (start > this.acked + 1) {
+      if (!this.done.has(start)) {
+        this.done.set(start, end);
+        this.doneAhead += end - start + 1;
+      }
+      return;
+    }
+    this.acked = end;
+    for (
+      let nextEnd = this.done.get(this.acked + 1);
+      nextEnd !== undefined;
+      nextEnd = this.done.get(this.acked + 1)
+    ) {
+      this.done.delete(this.acked + 1);
+      this.doneAhead -= nextEnd - this.acked;
+      this.acked = nextEnd;
+    }
+  }
+
+  private freeable(): boolean {
+    const oldest = this.segments[0];
+    if (!oldest?.sealed) return false;
+    return this.acked >= this.firstSeqAfter(0) - 1;
+  }
+
+  /** The first sequence number after segment `i`. */
+  private firstSeqAfter(i: number): number {
+    const next = this.segments[i + 1];
+    if (next) return next.first;
+    return this.staged() > 0 ? (this.mem[this.memHead] as Entry).record.seq : this.nextSeq;
+  }
+
+  private staged(): number {
+    return this.mem.length - this.memHead;
+  }
+
+  private committedSeq(): number {
+    return this.options.sync === 'full' ? this.syncedSeq : this.writtenSeq;
+  }
+
+  private resolveCommits(): void {
+    const upTo = this.committedSeq();
+    let n = 0;
+    while (n < this.commitWaiters.length && (this.commitWaiters[n] as { target: number }).target <= upTo) n++;
+    for (const w of this.commitWaiters.splice(0, n)) w.resolve();
+  }
+
+  // --- the pump: every file mutation runs here, one at a time ----------------------------
+
+  private kick(): void {
+    if (this.pumping || this.closing) return;
+    this.pumping = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.pump())
+      .finally(() => {
+        this.pumping = null;
+        if (!this.closing && this.hasWork()) this.kick();
+      });
+  }
+
+  private hasWork(): boolean {
+    const canWrite = this.staged() > 0 && Date.now() >= this.retryAt;
+    return canWrite || this.syncDue || this.ledgerWork();
+  }
+
+  private ledgerWork(): boolean {
+    if (Date.now() < this.pausedUntil) return false;
+    return (this.ledgerDue && this.ledgerSeq !== this.acked) || this.freeable();
+  }
+
+  private async pump(): Promise<void> {
+    for (let turns = 0; turns < 64 && !this.closing; turns++) {
+      try {
+        if (this.staged() > 0 && Date.now() >= this.retryAt) {
+          await this.writeBatch(false);
+        } else if (this.syncDue) {
+          this.syncDue = false;
+          await this.syncTail();
+        } else if (this.ledgerWork()) {
+          this.ledgerDue = false;
+          await this.persistLedger();
+          await this.freeSegments();
+        } else {
+          return;
+        }
+      } catch (err) {
+        // Sync, ledger or unlink failed (EIO and the like): log, and try again on the next tick.
+        this.log.error('disk buffer: background write failed', {
+          dir: this.options.dir,
+          error: errText(err),
+        });
+        this.syncDue = false;
+        this.pausedUntil = Date.now() + 1000;
+        return;
+      }
+    }
+  }
+
+  /** Appends staged records (one writev). On failure: truncate to the last whole record, back off. */
+  private async writeBatch(final: boolean): Promise<void> {
+    const first = this.mem[this.memHead] as Entry;
+    let tail = this.segments.at(-1);
+    if (
+      !tail ||
+      tail.sealed ||
+      this.rollRequested ||
+      (tail.size > 0 && tail.size + first.encoded.length > this.segmentBytes)
+    ) {
+      if (tail && tail.fd !== null) await this.sealTail(tail);
+      this.rollRequested = false;
+      tail = { first: first.record.seq, size: 0, sealed: false, fd: null };
+      this.segments.push(tail);
+    }
+    const seg = tail;
+    const batch: Buffer[] = [];
+    let bytes = 0;
+    for (let i = this.memHead; i < this.mem.length; i++) {
+      const e = this.mem[i] as Entry;
+      if (
+        batch.length > 0 &&
+        (seg.size + bytes + e.encoded.length > this.segmentBytes || bytes > MAX_WRITE_BATCH)
+      ) {
+        break;
+      }
+      batch.push(e.encoded);
+      bytes += e.encoded.length;
+    }
+    const start = seg.size;
+    try {
+      if (seg.fd === null) {
+        // A segment still empty may never have been created (its first open failed, e.g. ENOSPC).
+        const fresh = seg.size === 0;
+        seg.fd = await openAsync(segmentPath(this.options.dir, seg.first), fresh ? 'w' : 'r+');
+        if (fresh) await fsyncDirAsync(this.options.dir);
+      }
+      const { bytesWritten } = await writevAsync(seg.fd, batch, start);
+      if (bytesWritten !== bytes) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
+      if (this.options.sync === 'full') await fdatasyncAsync(seg.fd);
+    } catch (err) {
+      if (seg.fd !== null) await ftruncateAsync(seg.fd, start).catch(() => undefined);
+      const why = errText(err);
+      if (this.writeError === null) {
+        this.log.error('disk buffer: write failed; refusing new events until a retry succeeds', {
+          dir: this.options.dir,
+          error: why,
+        });
+      }
+      this.writeError = why;
+      if (!final) {
+        const delay = this.writeBackoff.next();
+        this.retryAt = Date.now() + delay;
+        if (this.retryTimer) clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          this.kick();
+        }, delay);
+        this.retryTimer.unref();
+      }
+      return;
+    }
+    if (this.writeError !== null) {
+      this.log.info('disk buffer: writes succeed again', { dir: this.options.dir });
+      this.writeError = null;
+    }
+    this.writeBackoff.reset();
+    let offset = start;
+    for (let n = 0; n < batch.length; n++) {
+      const e = this.mem[this.memHead] as Entry;
+      offset += e.encoded.length;
+      e.seg = seg;
+      e.end = offset;
+      this.mem[this.memHead] = undefined as unknown as Entry;
+      this.memHead++;
+      this.writtenSeq = e.record.seq;
+    }
+    if (this.memHead > 1024 && this.memHead * 2 > this.mem.length) {
+      this.mem = this.mem.slice(this.memHead);
+      this.memHead = 0;
+    }
+    seg.size += bytes;
+    this.segmentTotal += bytes;
+    this.stagedBytes -= bytes;
+    if (this.options.sync === 'full') this.syncedSeq = this.writtenSeq;
+    this.resolveCommits();
+  }
+
+  private async sealTail(tail: Segment): Promise<void> {
+    if (tail.fd !== null) {
+      await fdatasyncAsync(tail.fd);
+      await closeAsync(tail.fd);
+      tail.fd = null;
+    }
+    tail.sealed = true;
+  }
+
+  private async syncTail(): Promise<void> {
+    const target = this.writtenSeq;
+    const tail = this.segments.at(-1);
+    if (tail?.fd != null) await fdatasyncAsync(tail.fd);
+    this.syncedSeq = Math.max(this.syncedSeq, target);
+    this.resolveCommits();
+  }
+
+  private async persistLedger(): Promise<void> {
+    const target = this.acked;
+    if (target === this.ledgerSeq) return;
+    await this.ledger.write(target);
+    this.ledgerSeq = target;
+  }
+
+  /** Deletes segments the synced ledger has passed, oldest first. */
+  private async freeSegments(): Promise<void> {
+    let removed = false;
+    for (;;) {
+      const oldest = this.segments[0];
+      if (!oldest?.sealed || this.ledgerSeq < this.firstSeqAfter(0) - 1) break;
+      if (this.readerFd?.seg === oldest) {
+        await closeAsync(this.readerFd.fd);
+        this.readerFd = null;
+      }
+      await unlinkAsync(segmentPath(this.options.dir, oldest.first)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+      this.segments.shift();
+      this.segmentTotal -= oldest.size;
+      removed = true;
+    }
+    if (removed) await fsyncDirAsync(this.options.dir).catch(() => undefined);
+  }
+
+  // --- reading ---------------------------------------------------------------------------
+
+  private serveReads(): void {
+    if (this.reading) return;
+    this.reading = true;
+    void this.readLoop();
+  }
+
+  private async readLoop(): Promise<void> {
+    try {
+      await this.readTurns();
+    } finally {
+      this.reading = false;
+      // A read() that arrived after the last turn's check found `reading` still true.
+      if (this.readWaiters.length > 0 && this.readSeq < this.nextSeq && !this.readRetry && !this.closing) {
+        this.serveReads();
+      }
+    }
+  }
+
+  private async readTurns(): Promise<void> {
+    while (this.readWaiters.length > 0 && !this.closing) {
+      if (this.readSeq >= this.nextSeq) return; // nothing to hand out; push() wakes us
+      const w = this.readWaiters[0] as ReadWaiter;
+      let records: BufferedRecord[];
+      const before = this.readPosition();
+      try {
+        records = await this.take(w.maxEvents, w.maxBytes);
+      } catch (err) {
+        if (this.closing) return;
+        // An unreadable file (EIO, removed by hand): count what it held and move past it.
+        this.log.error('disk buffer: read failed; skipping the segment', {
+          dir: this.options.dir,
+          error: errText(err),
+        });
+        this.skipCurrentSegment();
+        continue;
+      }
+      if (records.length > 0 && this.readWaiters[0] === w) {
+        this.readWaiters.shift();
+        w.resolve(records);
+      } else if (records.length === 0 && this.readPosition() === before) {
+        // No progress and no position: let the writer move first instead of spinning.
+        this.readRetry = setTimeout(() => {
+          this.readRetry = null;
+          this.serveReads();
+        }, 10);
+        this.readRetry.unref();
+        return;
+      }
+    }
+  }
+
+  private readPosition(): string {
+    return `${this.readSeq}:${this.cursor?.seg.first ?? '-'}:${this.cursor?.offset ?? '-'}`;
+  }
+
+  /** The next records from memory (delivery keeps up) or from the segment files (it lags). */
+  private async take(maxEvents: number, maxBytes: number): Promise<BufferedRecord[]> {
+    const memFirst = this.staged() > 0 ? (this.mem[this.memHead] as Entry).record.seq : this.nextSeq;
+    if (this.readSeq >= memFirst) {
+      const out: BufferedRecord[] = [];
+      let bytes = 0;
+      for (
+        let i = this.memHead + (this.readSeq - memFirst);
+        i < this.mem.length && out.length < maxEvents;
+        i++
+      ) {
+        const e = this.mem[i] as Entry;
+        if (out.length > 0 && bytes + e.record.line.length > maxBytes) break;
+        bytes += e.record.line.length;
+        out.push(e.record);
+        this.lastTaken = e;
+      }
+      this.cursor = null;
+      this.readSeq += out.length;
+      return out;
+    }
+    return this.takeFromFile(maxEvents, maxBytes);
+  }
+
+  private async takeFromFile(maxEvents: number, maxBytes: number): Promise<BufferedRecord[]> {
+    const cursor = this.locate();
+    if (!cursor) {
+      // No segment holds readSeq (they were removed by hand): count the gap as lost.
+      this.lose(this.firstSeqInFiles() - this.readSeq);
+      return [];
+    }
+    const { seg } = cursor;
+    if (cursor.offset >= seg.size) {
+      if (!seg.sealed) return []; // caught up with the writer; memory holds the rest
+      this.moveToNextSegment(seg);
+      return [];
+    }
+    const fd = await this.readerFdFor(seg);
+    let want = Math.max(READ_CHUNK, Math.min(maxBytes, MAX_WRITE_BATCH));
+    for (;;) {
+      const len = Math.min(want, seg.size - cursor.offset);
+      const buf = Buffer.allocUnsafe(len);
+      const { bytesRead } = await readAsync(fd, buf, 0, len, cursor.offset);
+      const chunk = decodeChunk(buf.subarray(0, bytesRead), cursor.offset, maxEvents, maxBytes);
+      const out: BufferedRecord[] = [];
+      for (const r of chunk.records) {
+        const seq = r.record.seq;
+        if (seq < this.readSeq) continue; // before the ledger (resuming inside a segment)
+        if (seq > this.readSeq) this.lose(seq - this.readSeq); // a gap the writer never left
+        out.push(r.record);
+        this.readSeq = seq + 1;
+      }
+      if (this.cursor === cursor) cursor.offset = chunk.next;
+      if (chunk.records.length > 0) return out;
+      if (chunk.corrupt === undefined && chunk.need !== undefined && cursor.offset + chunk.need <= seg.size) {
+        want = chunk.need;
+        continue;
+      }
+      this.corruptAt(seg, chunk.corrupt ?? 'record cut short');
+      return out;
+    }
+  }
+
+  /** Where readSeq is in the files: after the last record taken from memory, else found by a scan. */
+  private locate(): { seg: Segment; offset: number } | null {
+    if (this.cursor && this.segments.includes(this.cursor.seg)) return this.cursor;
+    const taken = this.lastTaken;
+    if (taken?.seg && taken.record.seq === this.readSeq - 1 && this.segments.includes(taken.seg)) {
+      this.cursor = { seg: taken.seg, offset: taken.end };
+      return this.cursor;
+    }
+    // The last segment starting at or before readSeq; records before readSeq are skipped while reading.
+    let found: Segment | null = null;
+    for (const s of this.segments) {
+      if (s.first <= this.readSeq) found = s;
+      else break;
+    }
+    if (found?.corrupt) {
+      // Its readable part is behind us: go on with the next segment.
+      const next = this.segments[this.segments.indexOf(found) + 1];
+      this.lose((next?.first ?? this.firstSeqAfter(this.segments.indexOf(found))) - this.readSeq);
+      if (!next) return null;
+      found = next;
+    }
+    if (!found) {
+      const oldest = this.segments[0];
+      if (!oldest) return null;
+      this.lose(oldest.first - this.readSeq);
+      found = oldest;
+    }
+    this.cursor = { seg: found, offset: 0 };
+    return this.cursor;
+  }
+
+  private firstSeqInFiles(): number {
+    return this.segments[0]?.first ?? this.firstSeqAfter(this.segments.length - 1);
+  }
+
+  private moveToNextSegment(seg: Segment): void {
+    const i = this.segments.indexOf(seg);
+    const nextFirst = this.firstSeqAfter(i);
+    if (this.readSeq < nextFirst) this.lose(nextFirst - this.readSeq);
+    const next = this.segments[i + 1];
+    this.cursor = next ? { seg: next, offset: 0 } : null;
+  }
+
+  /** The rest of `seg` cannot be read: count its records lost and go on with the next segment. */
+  private corruptAt(seg: Segment, why: string): void {
+    const i = this.segments.indexOf(seg);
+    seg.corrupt = true;
+    if (!seg.sealed) {
+      // The writer's own segment: it moves to a new one, and everything written so far is behind.
+      seg.sealed = true;
+      this.rollRequested = true;
+    }
+    const lost = this.firstSeqAfter(i) - this.readSeq;
+    this.log.error('disk buffer: corrupt segment; skipping the rest of it', {
+      dir: this.options.dir,
+      segment: segmentPath(this.options.dir, seg.first),
+      why,
+      records: lost,
+    });
+    this.moveToNextSegment(seg);
+  }
+
+  private skipCurrentSegment(): void {
+    const seg = this.cursor?.seg ?? this.segments.find((s) => s.first <= this.readSeq);
+    if (seg) this.corruptAt(seg, 'unreadable');
+    else this.lose(this.firstSeqInFiles() - this.readSeq);
+  }
+
+  /** `count` records from readSeq on are gone: finished, counted as corrupted. */
+  private lose(count: number): void {
+    if (count <= 0) return;
+    const start = this.readSeq;
+    this.readSeq += count;
+    this.markDone(start, start + count - 1);
+    this.options.onCorrupted?.(count);
+    this.ledgerDue = true;
+    this.kick();
+  }
+
+  private async readerFdFor(seg: Segment): Promise<number> {
+    if (this.readerFd?.seg === seg) return this.readerFd.fd;
+    if (this.readerFd) await closeAsync(this.readerFd.fd).catch(() => undefined);
+    this.readerFd = null;
+    const fd = await openAsync(segmentPath(this.options.dir, seg.first), 'r');
+    this.readerFd = { seg, fd };
+    return fd;
+  }
+}
+
+/** Scans the newest segment: the last whole, valid record's sequence and where it ends. */
+function checkTail(path: string): { lastSeq: number | null; validBytes: number } {
+  const bytes = readFileSync(path);
+  const chunk = decodeChunk(bytes, 0);
+  const last = chunk.records.at(-1);
+  return { lastSeq: last ? last.record.seq : null, validBytes: chunk.next };
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function fsyncDirAsync(dir: string): Promise<void> {
+  const fd = await openAsync(dir, 'r');
+  try {
+    await fsyncAsync(fd);
+  } finally {
+    await closeAsync(fd);
+  }
+}
+
+function errText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.code ? `${e.code}: ${e.message}` : String(e.message ?? err);
+}
