@@ -1,13 +1,14 @@
 # syntax=docker/dockerfile:1
 # coroot-event-recorder: a small production image.
 # Stage 1 compiles TypeScript with the dev dependencies; stage 2 ships only the compiled
-# code and the production dependencies on Node 22 slim, as a non-root user, writing only
-# to the data volume (so it runs with readOnlyRootFilesystem: true).
+# code and the production dependencies on Node 26 LTS slim (Debian trixie), the production
+# runtime, as a non-root user, writing only to the data volume (so it runs with
+# readOnlyRootFilesystem: true). CI runs the suite on Node 26 as well as on the engines floor.
 #   docker build -t coroot-event-recorder .
 #   docker run -p 9880:9880 -v recorder-data:/var/lib/coroot-event-recorder coroot-event-recorder
-# Checked in CI by test/unit/ops-dockerfile.test.ts (dockerfile-utils lint + required properties).
+# Checked in CI by test/ops/dockerfile.test.ts (dockerfile-utils lint + required properties).
 
-FROM node:22-bookworm-slim AS build
+FROM node:26-trixie-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -16,7 +17,7 @@ COPY cmd ./cmd
 COPY src ./src
 RUN npm run build
 
-FROM node:22-bookworm-slim AS runtime
+FROM node:26-trixie-slim AS runtime
 ENV NODE_ENV=production \
     DATA_DIR=/var/lib/coroot-event-recorder
 WORKDIR /app

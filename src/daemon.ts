@@ -161,7 +161,7 @@ export class Daemon {
   }
 
   /**
-   * Reloads the config file (CONFIG.md "Reload"). Triggers are serialized; an invalid file
+   * Reloads the config file (docs/configuration.md "Reload"). Triggers are serialized; an invalid file
    * leaves everything as it is. A watch-triggered reload of unchanged content does nothing.
    */
   reload(trigger: ReloadTrigger): Promise<ReloadOutcome> {

@@ -26,10 +26,6 @@ export class Logger {
     this.minRank = RANK[level];
   }
 
-  setLevel(level: LogLevel): void {
-    this.minRank = RANK[level];
-  }
-
   /** A logger that adds `fields` to every line (e.g. `{ output: name }`). */
   child(fields: LogFields): Logger {
     const child = new Logger('info', this.sink, { ...this.bound, ...fields });

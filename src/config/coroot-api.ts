@@ -1,7 +1,7 @@
 import type { MapReader } from './reader.js';
 
 /**
- * `ingest.coroot_api`: Coroot API pull mode (COROOT.md "Pull mode"), one entry per
+ * `ingest.coroot_api`: Coroot API pull mode (docs/coroot-api.md), one entry per
  * Coroot project to poll. Defaults are documented here next to the schema:
  *
  * | key | default | notes |

@@ -1,7 +1,7 @@
 /**
  * Canonical JSON (sorted keys) of a config value: two output configs are equal when
  * their canonical forms are, which is how a reload decides to keep an output running
- * (ARCHITECTURE.md rule 5). Secrets are part of it on purpose: a changed password must
+ * (docs/architecture.md "Rules": keep what did not change). Secrets are part of it on purpose: a changed password must
  * restart the output that uses it.
  */
 export function canonicalJson(value: unknown): string {

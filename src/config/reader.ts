@@ -51,7 +51,7 @@ export class ReadContext {
     this.issues.push(new ConfigIssue(this.file, this.lineOf(node), path, message));
   }
 
-  /** Relative paths resolve against the config file's folder (CONFIG.md). */
+  /** Relative paths resolve against the config file's folder (docs/configuration.md "Rules"). */
   resolvePath(p: string): string {
     return isAbsolute(p) ? p : resolve(this.baseDir, p);
   }

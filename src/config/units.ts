@@ -1,4 +1,4 @@
-/** Prometheus duration and byte-size syntax (CONFIG.md "Rules"). */
+/** Prometheus duration and byte-size syntax (docs/configuration.md "Rules"). */
 
 const DURATION_RE = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
 const DURATION_UNITS_MS = [365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1];

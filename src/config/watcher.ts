@@ -1,96 +1,96 @@
-import { type FSWatcher, watch } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { type FSWatcher, watch } from 'chokidar';
 import type { Logger } from '../log.js';
 
+/** How often chokidar looks at each watched path; a change is acted on within about this long. */
+export const CONFIG_POLL_INTERVAL_MS = 500;
+
 /**
- * Watches the config file and the files its `*_file` keys name, by watching their
- * folders: editors save by rename and Kubernetes swaps a ConfigMap's `..data` symlink,
- * and neither is seen by a watch on the file itself. Each file is watched too (through
- * any symlink), which catches in-place edits of a symlinked file whose target lives in
- * another folder. Bursts of events are debounced into one `onChange` call.
+ * Watches the config file and the files its `*_file` keys name, with chokidar in polling mode:
+ * each watched path is `stat`ed (through any symlink) every `pollIntervalMs`, and any change of
+ * what the path names (content, inode, size, a file that appears or goes) is a change. That one
+ * mechanism sees in-place edits, editor rename-saves, a Kubernetes ConfigMap `..data` symlink
+ * swap (the path now resolves to another inode) and edits of a symlink target in another folder.
  *
- * Plain `fs.watch` (inotify on Linux) rather than chokidar: chokidar answers every event
- * in a watched folder by re-reading the whole folder, and keeps re-reading while events
- * keep coming. A JSONL output in the config's folder (a common layout, and the bench's)
- * made that a readdir + lstat loop for as long as events were written. Here an
- * unrelated entry costs one ignored callback.
+ * Polling rather than chokidar's `fs.watch` mode, because that mode watches a file's folder and
+ * answers every event in it by re-reading the whole folder (readdir + lstat of each entry), and
+ * keeps re-reading while events keep coming: a JSONL output in the config's folder (a common
+ * layout, and the bench's) made that a loop for as long as events were written. A poll costs
+ * one `stat` per watched file per interval, whatever happens next to it (docs/operations.md).
+ *
+ * A path whose folder does not exist yet is watched through its nearest existing ancestor
+ * folder; each change re-targets, so the folder is watched once it appears, and again after
+ * it was removed and made anew. Bursts of events are debounced into one `onChange` call.
  */
 export class ConfigWatcher {
-  private folderWatches = new Map<string, FSWatcher>();
-  private fileWatches = new Map<string, FSWatcher>();
+  private watcher: FSWatcher | null = null;
+  /** The paths chokidar watches now: each file that exists, else its nearest existing ancestor. */
+  private targets = new Set<string>();
+  private files: string[] = [];
+  /** The files and every folder above them: within a watched folder, only these entries count. */
+  private wanted = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
-  private watched = new Set<string>();
   private closed = false;
 
   constructor(
     private readonly onChange: () => void,
     private readonly logger: Logger,
     private readonly debounceMs = 250,
+    private readonly pollIntervalMs = CONFIG_POLL_INTERVAL_MS,
   ) {}
 
   /** (Re)targets the watch; cheap to call after every reload. */
   watchFiles(files: readonly string[]): void {
     if (this.closed) return;
-    this.watched = new Set(files.map((f) => resolve(f)));
-    const folders = new Set([...this.watched].map((f) => dirname(f)));
-    for (const [folder, w] of this.folderWatches) {
-      if (folders.has(folder)) continue;
-      w.close();
-      this.folderWatches.delete(folder);
-    }
-    const added: string[] = [];
-    for (const folder of folders) {
-      if (this.folderWatches.has(folder)) continue;
-      const w = this.open(folder, (_event, name) => {
-        // No name: the kernel's event queue overflowed; anything may have changed.
-        if (name === null || this.isRelevant(folder, name)) this.changed();
-      });
-      if (w) {
-        this.folderWatches.set(folder, w);
-        added.push(folder);
-      }
-    }
-    this.rearmFileWatches();
-    if (added.length > 0) this.logger.debug('watching config files', { folders: [...folders] });
+    this.files = [...new Set(files.map((f) => resolve(f)))];
+    this.wanted = new Set(this.files.flatMap(withAncestors));
+    this.retarget();
   }
 
-  private isRelevant(folder: string, name: string): boolean {
-    return this.watched.has(join(folder, name)) || name.startsWith('..');
+  private open(): FSWatcher {
+    const watcher = watch([], {
+      usePolling: true,
+      interval: this.pollIntervalMs,
+      binaryInterval: this.pollIntervalMs,
+      ignoreInitial: true,
+      // A watched folder stands in for a missing file or folder below it: only the entry on the
+      // way to that file matters, and nothing deeper is read.
+      depth: 0,
+      ignored: (path: string) => !this.wanted.has(resolve(path)),
+      // chokidar's rename-save merging would hide an `unlink` + `add`; every event here is a change.
+      atomic: false,
+      persistent: false,
+    });
+    // `raw` is every stat change chokidar saw, including an inode swap with an older mtime and
+    // the same size, which its `change` event leaves out.
+    watcher.on('raw', () => this.changed());
+    watcher.on('all', () => this.changed());
+    watcher.on('error', (err: unknown) => this.logger.warn('config watcher error', { err }));
+    return watcher;
   }
 
   /**
-   * One watch per file, opened afresh: after a rename-save or a symlink swap the path
-   * names a different file, and a watch follows the file it was opened on.
+   * Watches each file that exists, and the nearest existing ancestor of each that does not.
+   * When that set changes, a new chokidar watcher replaces the old one: chokidar's `unwatch`
+   * of a folder keeps ignoring everything below it, which would hide a file that appears there.
+   * Nothing that failed or went away lingers: the next change looks again.
    */
-  private rearmFileWatches(): void {
-    for (const w of this.fileWatches.values()) w.close();
-    this.fileWatches.clear();
-    for (const file of this.watched) {
-      const w = this.open(file, () => this.changed(), true);
-      if (w) this.fileWatches.set(file, w);
-    }
-  }
-
-  private open(
-    path: string,
-    listener: (event: string, name: string | null) => void,
-    quietIfMissing = false,
-  ): FSWatcher | null {
-    let w: FSWatcher;
-    try {
-      w = watch(path, listener);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (!(quietIfMissing && code === 'ENOENT')) {
-        this.logger.warn('config watcher error', { err, path });
-      }
-      return null;
-    }
-    w.on('error', (err: unknown) => {
-      this.logger.warn('config watcher error', { err, path });
-      w.close();
+  private retarget(): void {
+    const next = new Set(this.files.map(nearestExisting));
+    if (this.watcher && sameSet(next, this.targets)) return;
+    const old = this.watcher;
+    this.targets = next;
+    const watcher = this.open();
+    this.watcher = watcher;
+    // Logged once chokidar has looked at every path: a change made before then can go unseen.
+    watcher.once('ready', () => {
+      if (this.watcher !== watcher) return;
+      const folders = [...new Set(this.files.map((f) => dirname(f)))];
+      this.logger.debug('watching config files', { folders, paths: [...next] });
     });
-    return w;
+    watcher.add([...next]);
+    old?.close().catch((err: unknown) => this.logger.warn('config watcher error', { err }));
   }
 
   private changed(): void {
@@ -98,8 +98,9 @@ export class ConfigWatcher {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
-      // The change may have put a new file at a watched path: follow that one from now on.
-      this.rearmFileWatches();
+      if (this.closed) return;
+      // The change may have made a missing folder or file appear, or removed one.
+      this.retarget();
       this.onChange();
     }, this.debounceMs);
     this.timer.unref();
@@ -109,9 +110,30 @@ export class ConfigWatcher {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    for (const w of this.folderWatches.values()) w.close();
-    for (const w of this.fileWatches.values()) w.close();
-    this.folderWatches.clear();
-    this.fileWatches.clear();
+    const watcher = this.watcher;
+    this.watcher = null;
+    this.targets.clear();
+    await watcher?.close();
   }
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  return a.size === b.size && [...a].every((x) => b.has(x));
+}
+
+function withAncestors(path: string): string[] {
+  const out = [path];
+  for (let p = dirname(path); p !== out.at(-1); p = dirname(p)) out.push(p);
+  return out;
+}
+
+/** The path itself if something is there (through symlinks), else its nearest existing ancestor. */
+function nearestExisting(path: string): string {
+  let p = path;
+  while (statSync(p, { throwIfNoEntry: false }) === undefined) {
+    const parent = dirname(p);
+    if (parent === p) return p;
+    p = parent;
+  }
+  return p;
 }

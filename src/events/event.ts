@@ -1,5 +1,5 @@
 /**
- * The event contract (../shared/design/EVENTS.md). Every output carries this object;
+ * The event contract (docs/events.md). Every output carries this object;
  * changing a field is a breaking change for consumers, so the JSON Schema in
  * event.schema.json must change with it.
  */
@@ -66,7 +66,7 @@ export interface EventDraft {
 }
 
 /*
- * Shapes of `data` (EVENTS.md). Type aliases rather than interfaces so they stay
+ * Shapes of `data` (docs/events.md "Catalogue"). Type aliases rather than interfaces so they stay
  * assignable to JsonObject (interfaces get no implicit index signature).
  */
 

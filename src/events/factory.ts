@@ -14,7 +14,7 @@ export class EventFactory {
       this.lastIso = new Date(now).toISOString();
       this.lastMs = now;
     }
-    // Property order is the serialized order: keep it as EVENTS.md shows it.
+    // Property order is the serialized order: keep it as docs/events.md "Envelope" shows it.
     return {
       '@timestamp': this.lastIso,
       id: uuidv7(now),

@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 
 /**
- * First 16 hex chars of SHA-256 of `input` (EVENTS.md: "fingerprint"). The one-shot
+ * First 16 hex chars of SHA-256 of `input` (docs/events.md "Envelope": `fingerprint`). The one-shot
  * `crypto.hash` (Node >= 20.12) is a few times cheaper than a createHash object per event.
  */
 export function fingerprintOf(input: string): string {

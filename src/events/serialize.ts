@@ -3,7 +3,7 @@ import type { RecorderEvent } from './event.js';
 const NEWLINE = 0x0a;
 
 /**
- * Serializes once for every output (ARCHITECTURE.md rule 3): the JSON followed by `\n`.
+ * Serializes once for every output (docs/architecture.md "Rules": serialize once): the JSON followed by `\n`.
  * Outputs that need the bare JSON use `bytes.subarray(0, bytes.length - 1)`, which
  * shares memory instead of copying.
  */

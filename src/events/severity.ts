@@ -1,7 +1,7 @@
 import type { EventType, JsonObject, Severity } from './event.js';
 
 /**
- * Maps a sender's severity word onto the four EVENTS.md values. Coroot sends
+ * Maps a sender's severity word onto the four severity values of docs/events.md. Coroot sends
  * `warning`/`critical`; Alertmanager labels are free text, so the synonyms seen in
  * common rule sets (PagerDuty's `page`, syslog's `error`/`warn`, `none` for
  * informational rules) are folded in. Anything else is `unknown` rather than a

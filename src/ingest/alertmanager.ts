@@ -1,5 +1,5 @@
 /*
- * Alertmanager webhook payload (version "4") → one draft per alert (EVENTS.md
+ * Alertmanager webhook payload (version "4") → one draft per alert (docs/events.md
  * "Normalized Alertmanager alert").
  */
 import { dedupKeyOf } from '../events/dedup-key.js';

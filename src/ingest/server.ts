@@ -113,7 +113,7 @@ class EndpointMeter {
 
 /**
  * The HTTP surface: ingest endpoints, /metrics and the /-/ endpoints. `node:http` with a
- * small route table (ARCHITECTURE.md). Every failure is an answer, never a throw.
+ * small route table (docs/architecture.md). Every failure is an answer, never a throw.
  */
 export class IngestServer {
   private readonly server: Server | HttpsServer;

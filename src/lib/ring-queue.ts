@@ -1,6 +1,6 @@
 /**
  * Fixed-capacity FIFO on a preallocated array: push and shift are O(1) and allocate
- * nothing (ARCHITECTURE.md rule 1: never `Array.shift`, which is O(n)).
+ * nothing (docs/architecture.md "Rules": never `Array.shift`, which is O(n)).
  */
 export class RingQueue<T> {
   private readonly slots: Array<T | undefined>;

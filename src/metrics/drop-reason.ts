@@ -10,7 +10,9 @@ export type DropReason =
   | 'rejected'
   | 'closed'
   | 'shutdown'
-  | 'write_error';
+  | 'write_error'
+  /** A disk buffer found the record unreadable (bad checksum, missing segment). */
+  | 'corrupted';
 
 /** Reasons counted as `result="failed"` (delivery attempted and given up); the rest are `dropped`. */
 export const FAILED_REASONS: ReadonlySet<DropReason> = new Set([

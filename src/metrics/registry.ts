@@ -10,7 +10,7 @@ import {
 import { type DropReason, FAILED_REASONS } from './drop-reason.js';
 
 /**
- * Every metric of METRICS.md, in one place, on one Registry per daemon (so tests can run
+ * Every metric of docs/metrics.md, in one place, on one Registry per daemon (so tests can run
  * several daemons in one process without sharing counters).
  */
 const P = 'coroot_event_recorder_';
@@ -96,6 +96,21 @@ export class Metrics {
     labelNames: ['output'] as const,
     registers: [this.registry],
     collect: cellsCollector(this.outputQueueCells),
+  });
+  /** Buffers whose size `output_buffer_bytes` reports, read at scrape time (one per output name). */
+  private readonly buffers = new Map<string, BufferGauge>();
+  readonly outputBufferBytes = new Gauge({
+    name: `${P}output_buffer_bytes`,
+    help: "Bytes in an output's buffer: event lines in memory, or segment files on disk.",
+    labelNames: ['output'] as const,
+    registers: [this.registry],
+    collect: () => this.collectBuffers(),
+  });
+  readonly outputBufferMaxBytes = new Gauge({
+    name: `${P}output_buffer_max_bytes`,
+    help: 'The bound on output_buffer_bytes of a disk buffer (its max_size).',
+    labelNames: ['output'] as const,
+    registers: [this.registry],
   });
   readonly outputSendDuration = new Histogram({
     name: `${P}output_send_duration_seconds`,
@@ -198,6 +213,25 @@ export class Metrics {
   }
 
   /** The per-output counters, pre-bound to the output's label. */
+  /** Reports `buffer` as the buffer of `output` until `untrackBuffer` with the same buffer. */
+  trackBuffer(output: string, buffer: BufferGauge): void {
+    this.buffers.set(output, buffer);
+  }
+
+  untrackBuffer(output: string, buffer: BufferGauge): void {
+    if (this.buffers.get(output) !== buffer) return; // a newer output of the same name took over
+    this.buffers.delete(output);
+    this.outputBufferBytes.remove(output);
+    this.outputBufferMaxBytes.remove(output);
+  }
+
+  private collectBuffers(): void {
+    for (const [output, buffer] of this.buffers) {
+      this.outputBufferBytes.labels(output).set(buffer.bytes);
+      if (buffer.maxBytes !== null) this.outputBufferMaxBytes.labels(output).set(buffer.maxBytes);
+    }
+  }
+
   forOutput(output: string): OutputMeter {
     return new OutputMeter(this, output);
   }
@@ -260,8 +294,14 @@ function cellsCollector<M>(cells: { flush(metric: M): void }): (this: M) => void
 /**
  * One output's accounting. Every event an output takes in `send` must end in exactly
  * one of `written`, `lost` (which classifies it as failed or dropped), so that
- * received = written + failed + dropped + pending holds (METRICS.md invariant).
+ * received = written + failed + dropped + pending holds (docs/metrics.md "The invariant").
  */
+/** What the buffer gauges read (a DeliveryBuffer has both). */
+export interface BufferGauge {
+  readonly bytes: number;
+  readonly maxBytes: number | null;
+}
+
 export class OutputMeter {
   private readonly writtenCounter: CounterCell;
   private readonly failedCounter: CounterCell;
@@ -301,6 +341,14 @@ export class OutputMeter {
       this.dropCounters.set(reason, counter);
     }
     counter.inc(events);
+  }
+
+  trackBuffer(buffer: BufferGauge): void {
+    this.metrics.trackBuffer(this.output, buffer);
+  }
+
+  untrackBuffer(buffer: BufferGauge): void {
+    this.metrics.untrackBuffer(this.output, buffer);
   }
 
   queued(events: number): void {

@@ -10,6 +10,8 @@ export interface OutputDeps {
   logger: Logger;
   /** The daemon's version (User-Agent, client ids). */
   version: string;
+  /** The top-level `data_dir` (disk buffers live under it); null or absent without one. */
+  dataDir?: string | null;
 }
 
 /**

@@ -16,7 +16,7 @@ export interface ReconcilePlan {
 }
 
 /**
- * Decides which outputs survive a reload (ARCHITECTURE.md rule 5): an output whose
+ * Decides which outputs survive a reload (docs/architecture.md "Rules": keep what did not change): an output whose
  * config, filters aside, is equal keeps running untouched (same file descriptor, same
  * producer, same queue); a filter change alone only changes its slot. Everything else
  * is built anew by `create`, and the old one is handed back for draining.

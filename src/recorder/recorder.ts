@@ -33,7 +33,7 @@ const LOOP_SLICE = 256;
 const LOOP_BUDGET_MS = 10;
 
 /**
- * The bounded queue and its single write loop (ARCHITECTURE.md). `record` is synchronous
+ * The bounded queue and its single write loop (docs/architecture.md). `record` is synchronous
  * and O(1); the loop is the only code that touches the set of outputs, and it never
  * waits on one: `Output.send` is non-blocking by contract.
  */
@@ -218,7 +218,7 @@ export class Recorder {
 
 const SEVERITY_RANK: ReadonlyMap<string, number> = new Map(SEVERITIES.map((s, i) => [s, i]));
 
-/** Whether an output's filter lets an event through (CONFIG.md routing). */
+/** Whether an output's filter lets an event through (docs/configuration.md "Filters"). */
 export function wants(filter: OutputFilter, event: RecorderEvent): boolean {
   return passes(filter, event, filter.minSeverity === null ? 0 : severityRankOf(event));
 }

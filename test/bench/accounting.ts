@@ -2,7 +2,7 @@ import { type Labels, parsePromText, sampleSum } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/wait.js';
 import type { DaemonProcess } from './processes.js';
 
-/** The METRICS.md names, with the daemon's prefix. */
+/** The docs/metrics.md names, with the daemon's prefix. */
 const P = 'coroot_event_recorder_';
 export const M = {
   received: `${P}events_received_total`,

@@ -1,5 +1,6 @@
 import { Kafka } from 'kafkajs';
 import { KafkaBroker, missingPrerequisites } from '../kafka/broker.js';
+import { createTopic as createTopicOn } from '../kafka/topics.js';
 
 /**
  * One Kafka broker for every Kafka scenario of a run (7 and 8): booting a JVM broker takes
@@ -14,7 +15,8 @@ function start(): Promise<{ address: string; broker: KafkaBroker | null }> {
   starting ??= (async () => {
     const fromEnv = process.env.KAFKA_BROKERS;
     if (fromEnv) return { address: fromEnv, broker: null };
-    const broker = await KafkaBroker.start();
+    // Full JIT: the broker must not be what limits the Kafka scenarios.
+    const broker = await KafkaBroker.start({ jit: 'full' });
     return { address: broker.brokers, broker };
   })();
   return starting;
@@ -40,7 +42,7 @@ export async function createTopic(address: string, topic: string, partitions: nu
   const admin = new Kafka({ brokers: [address], logLevel: 0 }).admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+    await createTopicOn(admin, topic, { partitions });
   } finally {
     await admin.disconnect();
   }

@@ -1,7 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../helpers/daemon.js';
 import { benchAlertmanager } from './alertmanager.bench.js';
@@ -16,10 +17,14 @@ import type { BenchOptions, BenchResult } from './types.js';
 import { benchWebhook } from './webhook.bench.js';
 
 /**
- * `npm run bench [-- --quick] [-- --out FILE] [-- --only NAME,...] [-- --build]`: runs every scenario,
- * prints a table and writes JSON with the machine's facts. It measures; it asserts nothing.
- * `--only` takes scenario numbers or short names: `--only 1,latency,kafka`. dist/ is rebuilt
- * first when a source is newer than it, or always with `--build`.
+ * `npm run bench [-- --quick] [-- --out FILE] [-- --only NAME,...] [-- --build] [-- --node PATH ...]`:
+ * runs every scenario, prints a table and writes JSON with the machine's facts. It measures; it
+ * asserts nothing. `--only` takes scenario numbers or short names: `--only 1,latency,kafka`. dist/ is
+ * rebuilt first when a source is newer than it, or always with `--build`.
+ *
+ * `--node PATH` runs the whole bench (daemon, ceilings, load generators) under that Node binary;
+ * given more than once, it runs once per binary, writes one JSON per runtime next to `--out`
+ * (`results.node-v26.12.1.json`) and prints the runtimes side by side.
  */
 interface Scenario {
   id: number;
@@ -100,8 +105,13 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       only: { type: 'string' },
       build: { type: 'boolean' },
+      node: { type: 'string', multiple: true },
     },
   });
+  if (values.node !== undefined && values.node.length > 0) {
+    await underOtherNodes(values.node, values);
+    return;
+  }
   const opts: BenchOptions = { quick: values.quick === true, context: {} };
   const out = resolve(values.out ?? resolve(ROOT, 'bench/results.json'));
   const scenarios = selected(values.only);
@@ -142,6 +152,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     commit,
     node: process.version,
+    node_path: process.execPath,
     cpus: cpus().length,
     cpu_model: cpus()[0]?.model ?? 'unknown',
     quick: opts.quick,
@@ -153,6 +164,76 @@ async function main(): Promise<void> {
   process.stdout.write(
     `\nresults written to ${out} (commit ${commit}, node ${process.version}, ${cpus().length} CPUs)\n`,
   );
+}
+
+interface Report {
+  node: string;
+  results: BenchResult[];
+}
+
+/** The version a Node binary reports. */
+function versionOf(node: string): string {
+  return execFileSync(node, ['--version']).toString().trim();
+}
+
+/**
+ * Runs this script once per Node binary, that binary's folder first on PATH so whatever the bench
+ * spawns by name runs on it too; with more than one, each JSON goes next to `--out` and the
+ * runtimes are printed side by side.
+ */
+async function underOtherNodes(
+  nodes: string[],
+  values: { quick?: boolean; out?: string; only?: string; build?: boolean },
+): Promise<void> {
+  const out = resolve(values.out ?? resolve(ROOT, 'bench/results.json'));
+  if (values.build === true || distIsStale()) await build();
+  const reports: Report[] = [];
+  for (const node of nodes.map((n) => resolve(n))) {
+    const version = versionOf(node);
+    const file = nodes.length === 1 ? out : out.replace(/(\.json)?$/, `.node-${version}.json`);
+    const args = [
+      '--import',
+      'tsx',
+      fileURLToPath(import.meta.url),
+      '--out',
+      file,
+      ...(values.quick === true ? ['--quick'] : []),
+      ...(values.only !== undefined ? ['--only', values.only] : []),
+    ];
+    process.stderr.write(`\n=== bench on node ${version} (${node})\n`);
+    const code = await new Promise<number | null>((done, reject) => {
+      const child = spawn(node, args, {
+        cwd: ROOT,
+        stdio: 'inherit',
+        env: { ...process.env, PATH: `${dirname(node)}${delimiter}${process.env.PATH ?? ''}` },
+      });
+      child.once('error', reject);
+      child.once('exit', (c) => done(c));
+    });
+    if (code !== 0) throw new Error(`bench on ${node} exited with ${code}`);
+    reports.push(JSON.parse(readFileSync(file, 'utf8')) as Report);
+  }
+  if (reports.length > 1) printSideBySide(reports);
+}
+
+/** One row per figure, one column per runtime: value, and the ratio to its ceiling where there is one. */
+function printSideBySide(reports: Report[]): void {
+  const keys: string[] = [];
+  for (const r of reports) {
+    for (const x of r.results) {
+      const key = `${x.scenario} (${x.unit})`;
+      if (!keys.includes(key)) keys.push(key);
+    }
+  }
+  const cell = (x: BenchResult | undefined): string =>
+    x === undefined ? '' : `${x.value}${x.ratio !== undefined ? ` (ratio ${x.ratio})` : ''}`;
+  const header = ['scenario', ...reports.map((r) => `node ${r.node}`)];
+  const rows = keys.map((key) => [
+    key,
+    ...reports.map((r) => cell(r.results.find((x) => `${x.scenario} (${x.unit})` === key))),
+  ]);
+  process.stdout.write(`\n| ${header.join(' | ')} |\n|${header.map(() => ' --- ').join('|')}|\n`);
+  for (const row of rows) process.stdout.write(`| ${row.join(' | ')} |\n`);
 }
 
 function printTable(results: BenchResult[]): void {

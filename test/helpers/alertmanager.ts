@@ -1,5 +1,5 @@
 /*
- * The real Alertmanager from Debian's prometheus-alertmanager package (TESTING.md),
+ * The real Alertmanager from Debian's prometheus-alertmanager package (docs/architecture.md "Tests"),
  * started per suite on loopback with a webhook receiver pointing at the recorder.
  */
 import { type ChildProcess, spawn } from 'node:child_process';

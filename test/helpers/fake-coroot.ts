@@ -1,5 +1,5 @@
 /*
- * A Coroot stand-in on 127.0.0.1:0 that speaks exactly what COROOT.md "Pull mode"
+ * A Coroot stand-in on 127.0.0.1:0 that speaks exactly what docs/coroot.md "Pull mode"
  * documents: cookie login at POST /api/login, the paged alerts listing with Unix
  * millisecond timestamps and nulls, `data: null` for an unknown project, and the
  * failure modes of real deployments (5xx, HTML from a pre-1.18 Coroot, bad JSON,

@@ -1,6 +1,6 @@
 /**
  * Polls `condition` until it returns a truthy value or the deadline passes. Tests wait
- * for conditions, never for a fixed time (TESTING.md).
+ * for conditions, never for a fixed time (docs/architecture.md "Tests").
  */
 export async function waitFor<T>(
   condition: () => T | Promise<T>,

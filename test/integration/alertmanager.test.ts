@@ -1,5 +1,5 @@
 /*
- * POST /api/v1/alertmanager fed by the real Alertmanager (TESTING.md): alerts posted to
+ * POST /api/v1/alertmanager fed by the real Alertmanager (docs/architecture.md "Tests"): alerts posted to
  * its API fire and resolve into the recorder with Alertmanager's own fingerprints, and
  * with a tiny queue its notifications get 503s, are retried, and all arrive in the end.
  */

@@ -1,6 +1,6 @@
 /*
  * Coroot API pull mode end to end: the compiled daemon polls a fake Coroot that speaks
- * COROOT.md's shapes, through open → suppressed → reopened (while the recorder was down)
+ * docs/coroot.md's shapes, through open → suppressed → reopened (while the recorder was down)
  * → manually resolved, with a restart in the middle, a config reload and every failure kind.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -200,7 +200,7 @@ file_outputs:
             l.msg === 'coroot api poll failed' &&
             l.project === PROJECT &&
             l.result === result &&
-            message.test(String(l.error)),
+            message.test(String(l.err)),
         ),
         `${result} logged`,
       ).toBe(true);

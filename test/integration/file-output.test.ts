@@ -1,7 +1,7 @@
 /*
  * FileOutput against real files in a fresh temp dir: appending, fsync policies,
  * deletion and rename under the output, unopenable paths, write errors, close.
- * Every test ends by checking the accounting invariant of METRICS.md exactly.
+ * Every test ends by checking the accounting invariant of docs/metrics.md exactly.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';

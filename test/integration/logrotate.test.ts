@@ -1,5 +1,5 @@
 /*
- * FileOutput under the real logrotate binary while events stream in (TESTING.md):
+ * FileOutput under the real logrotate binary while events stream in (docs/architecture.md "Tests"):
  * create mode, create mode with a postrotate SIGUSR1, and copytruncate.
  */
 import { execFile } from 'node:child_process';

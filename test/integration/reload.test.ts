@@ -1,5 +1,5 @@
 /*
- * Hot reload (CONFIG.md "Reload") against the real compiled daemon: every trigger, a
+ * Hot reload (docs/configuration.md "Reload") against the real compiled daemon: every trigger, a
  * broken file, reconciling outputs while events stream, live settings and the audit event.
  */
 import { createHash } from 'node:crypto';

@@ -1,5 +1,5 @@
 /*
- * Per-output routing (CONFIG.md): a file output that takes only alert_firing from
+ * Per-output routing (docs/configuration.md "Filters"): a file output that takes only alert_firing from
  * Alertmanager, one with a severity floor, and one that takes everything, side by side.
  * What an output filters out is neither written nor counted as a drop.
  */

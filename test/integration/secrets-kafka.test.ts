@@ -20,6 +20,7 @@ import { SecretSet } from '../helpers/secrets.js';
 import { waitFor } from '../helpers/wait.js';
 import { SASL_USER } from '../kafka/broker.js';
 import { waitForKafka } from '../kafka/context.js';
+import { createTopic } from '../kafka/topics.js';
 
 const kafka = inject('kafka');
 const M = 'coroot_event_recorder_';
@@ -53,7 +54,7 @@ describe.skipIf(kafka.saslBrokers === null)('Kafka SASL secrets never leave the 
     }).admin();
     await admin.connect();
     try {
-      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+      await createTopic(admin, topic);
     } finally {
       await admin.disconnect();
     }

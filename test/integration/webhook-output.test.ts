@@ -240,7 +240,7 @@ function drops(h: Harness, output: string, reason: string): Promise<number> {
   return metric(h, 'output_drops_total', { output, reason });
 }
 
-/** METRICS.md invariant: every event handed to send() is written, failed, dropped or still pending. */
+/** docs/metrics.md "The invariant": every event handed to send() is written, failed, dropped or still pending. */
 async function expectAccounted(h: Harness, out: Output, handed: number): Promise<void> {
   const o = await outcome(h, out.name);
   expect(o.written + o.failed + o.dropped + out.pending()).toBe(handed);

@@ -3,12 +3,19 @@
  * how a test waits for the broker the setup boots in the background.
  */
 import { readFile } from 'node:fs/promises';
+import type { BrokerTls } from './broker.js';
 
 export interface KafkaProvided {
   /** `host:port` of a PLAINTEXT listener, or null when Kafka tests must skip. */
   brokers: string | null;
   /** `host:port` of the suite broker's SASL_PLAINTEXT listener; null for an external broker. */
   saslBrokers: string | null;
+  /** `host:port` of the suite broker's SSL listener (client certificate required); null for an external broker. */
+  sslBrokers: string | null;
+  /** `host:port` of the suite broker's SASL_SSL listener; null for an external broker. */
+  saslSslBrokers: string | null;
+  /** The suite broker's CA, client certificate and server name (KafkaBroker.tls); null for an external broker. */
+  tls: BrokerTls | null;
   /** Why there is no broker (printed once by the global setup), or null. */
   skipReason: string | null;
   /** True when KAFKA_BROKERS pointed the suite at a broker it did not start. */
@@ -33,7 +40,7 @@ export function needsBroker(relativePath: string): boolean {
 }
 
 /** Resolves once the suite broker serves; throws with the broker's own error when it could not start. */
-export async function waitForKafka(kafka: KafkaProvided, timeoutMs = 90_000): Promise<void> {
+export async function waitForKafka(kafka: KafkaProvided, timeoutMs = 180_000): Promise<void> {
   if (kafka.statusFile === null) return;
   const deadline = Date.now() + timeoutMs;
   for (;;) {

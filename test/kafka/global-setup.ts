@@ -1,5 +1,5 @@
 /**
- * vitest globalSetup: one Kafka broker for the whole run (TESTING.md), shared by every
+ * vitest globalSetup: one Kafka broker for the whole run (docs/architecture.md "Tests"), shared by every
  * test file through `inject('kafka')`.
  *
  * - Started only when the run selects a test file that needs it (needsBroker in
@@ -20,6 +20,9 @@ import { type KafkaProvided, needsBroker } from './context.js';
 const NONE: KafkaProvided = {
   brokers: null,
   saslBrokers: null,
+  sslBrokers: null,
+  saslSslBrokers: null,
+  tls: null,
   skipReason: null,
   external: false,
   statusFile: null,
@@ -50,11 +53,26 @@ export default async function setup(project: TestProject): Promise<(() => Promis
 
   const broker = await KafkaBroker.create();
   const statusFile = join(broker.dir, 'status');
+  const startedAt = Date.now();
   const booted = broker.boot().then(
-    () => writeFile(statusFile, 'ready'),
+    async () => {
+      // Measured on every run (the Kafka part of the suite waits for it), shown with --silent=false.
+      console.log(
+        `Kafka ${broker.version} for the suite: ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`,
+      );
+      await writeFile(statusFile, 'ready');
+    },
     (err: unknown) => writeFile(statusFile, `failed: ${err instanceof Error ? err.message : String(err)}`),
   );
-  provide({ ...NONE, brokers: broker.brokers, saslBrokers: broker.saslBrokers, statusFile });
+  provide({
+    ...NONE,
+    brokers: broker.brokers,
+    saslBrokers: broker.saslBrokers,
+    sslBrokers: broker.sslBrokers,
+    saslSslBrokers: broker.saslSslBrokers,
+    tls: broker.tls,
+    statusFile,
+  });
   return async () => {
     await booted;
     await broker.destroy();

@@ -66,8 +66,8 @@ function dockerfileProblems(text: string): string[] {
   const find = (kw: string): Instruction[] => runtime.filter((ins) => ins.keyword === kw);
 
   const base = lastFrom?.ins.args.split(/\s+/)[0] ?? '';
-  if (!/^node:22[\w.-]*-slim$|^gcr\.io\/distroless\/nodejs22/.test(base)) {
-    problems.push(`runtime base must be Node 22 slim or distroless, got "${base}"`);
+  if (!/^node:26[\w.-]*-slim$|^gcr\.io\/distroless\/nodejs26/.test(base)) {
+    problems.push(`runtime base must be Node 26 (the production runtime) slim or distroless, got "${base}"`);
   }
   if (!build.some((ins) => ins.keyword === 'RUN' && /\bnpm run build\b/.test(ins.args))) {
     problems.push('the build stage does not compile (npm run build)');
@@ -170,7 +170,7 @@ describe('Dockerfile', () => {
 
   // The checks above must be able to fail: each broken variant is caught.
   it.each([
-    ['single stage', (t: string) => t.replace(/^FROM node:22-bookworm-slim AS build[\s\S]*?(?=^FROM )/m, '')],
+    ['single stage', (t: string) => t.replace(/^FROM node:26-trixie-slim AS build[\s\S]*?(?=^FROM )/m, '')],
     ['runs as root', (t: string) => t.replace(/^USER .*$/m, 'USER root')],
     ['named user', (t: string) => t.replace(/^USER .*$/m, 'USER node')],
     ['no HEALTHCHECK', (t: string) => t.replace(/^HEALTHCHECK[^\n]*\\\n[^\n]*\n/m, '')],
@@ -181,9 +181,14 @@ describe('Dockerfile', () => {
     ['no DATA_DIR', (t: string) => t.replace(/DATA_DIR=\S+/, 'DATA_DIR=/tmp')],
     [
       'full node image',
-      (t: string) => t.replace(/^FROM node:22-bookworm-slim AS runtime/m, 'FROM node:22 AS runtime'),
+      (t: string) => t.replace(/^FROM node:26-trixie-slim AS runtime/m, 'FROM node:26 AS runtime'),
     ],
     ['port mismatch', (t: string) => t.replace(/^EXPOSE 9880$/m, 'EXPOSE 8080')],
+    [
+      'older Node line',
+      (t: string) =>
+        t.replace(/^FROM node:26-trixie-slim AS runtime/m, 'FROM node:22-bookworm-slim AS runtime'),
+    ],
   ])('catches a Dockerfile with %s', (_name, breakIt) => {
     const broken = breakIt(DOCKERFILE);
     expect(broken).not.toBe(DOCKERFILE);

@@ -5,7 +5,7 @@
  * Kafka broker (a real one, this soak's own) stopped and started — then every event is
  * reconciled, per output, against /metrics and against what really arrived.
  *
- * What "exact" means per output (METRICS.md: every event an output is handed ends in
+ * What "exact" means per output (docs/metrics.md "The invariant": every event an output is handed ends in
  * exactly one of written / failed / dropped):
  * - all outputs: once idle, events_received_total = written + failed + dropped, with
  *   nothing queued, and failed + dropped = the sum of output_drops_total over reasons.
@@ -34,6 +34,7 @@ import { MemorySampler, memoryOf, openFds } from '../helpers/proc.js';
 import { validateEvent } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
 import { KafkaBroker, missingPrerequisites } from '../kafka/broker.js';
+import { createTopic } from '../kafka/topics.js';
 import { LoadGenerator, type LoadStats, SEQ, seqOfEvent } from './load.js';
 import { FlappingReceiver, type ReceiverMode, type ReceiverStats } from './receiver.js';
 import { classifyFds, countKinds, type KnownPorts } from './sockets.js';
@@ -218,7 +219,7 @@ export async function run(partial: Partial<SoakOptions> = {}): Promise<SoakResul
     const kafka = new Kafka({ brokers: [broker.brokers], clientId: 'soak', logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3 }], waitForLeaders: true });
+    await createTopic(admin, TOPIC, { partitions: 3 });
     await admin.disconnect();
 
     await receiver.start();

@@ -1,5 +1,5 @@
 /*
- * Coroot's alerts API response (COROOT.md "Pull mode") decoded into typed alerts.
+ * Coroot's alerts API response (docs/coroot.md "Pull mode") decoded into typed alerts.
  * `GET /api/project/<project>/alerts?include_resolved=true` answers
  * `{"context": {...}, "data": {"alerts": [...], "total", "firing", "resolved"}}`;
  * timestamps are Unix milliseconds with null (or 0) for "unset".
@@ -188,7 +188,7 @@ function readBool(record: JsonRecord, key: string): boolean {
   return value;
 }
 
-/** The API fields the normalized alert has no place for, kept as sent (EVENTS.md: nothing silently lost). */
+/** The API fields the normalized alert has no place for, kept as sent (docs/events.md: nothing silently lost). */
 export function apiExtra(alert: ApiAlert): { [key: string]: JsonValue } {
   return {
     fingerprint: alert.fingerprint,

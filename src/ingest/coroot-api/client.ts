@@ -1,5 +1,5 @@
 /*
- * The HTTP side of pull mode (COROOT.md "Pull mode"): cookie login and the paged
+ * The HTTP side of pull mode (docs/coroot.md "Pull mode"): cookie login and the paged
  * alerts listing. Every failure comes back as a value with a `result` for
  * coroot_api_polls_total and a message safe to log: the password and the session
  * cookie never appear in one.

@@ -1,5 +1,5 @@
 /*
- * An alert of Coroot's API → the same normalized alert (EVENTS.md) and the same
+ * An alert of Coroot's API → the same normalized alert (docs/events.md) and the same
  * fingerprint the webhook path produces for it, so consumers can join the two.
  */
 

@@ -1,5 +1,5 @@
 /*
- * Coroot API pull mode (COROOT.md "Pull mode"). The webhook stream only carries open
+ * Coroot API pull mode (docs/coroot-api.md). The webhook stream only carries open
  * and resolve; polling the alerts API also sees suppression, manual resolve and
  * reopen, and fills the gap when a webhook was lost. One poller per configured
  * project: poll, diff against the last recorded states, record one event per change,
@@ -142,7 +142,7 @@ export class CorootApiPoller {
       if (listing.result === 'stopped') return 'stopped';
       this.logger.error('coroot api poll failed', {
         result: listing.result,
-        error: listing.message,
+        err: listing.message,
         consecutive_failures: this.failures + 1,
       });
       return listing.result;

@@ -1,6 +1,6 @@
 /*
  * The poller's memory across restarts: the last recorded state of every alert, so a
- * restart does not re-emit every open alert (COROOT.md "Pull mode").
+ * restart does not re-emit every open alert (docs/coroot-api.md "State file").
  */
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';

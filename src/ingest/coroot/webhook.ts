@@ -1,5 +1,5 @@
 /*
- * Coroot webhook bodies (COROOT.md) → event drafts (EVENTS.md). The `{{json .}}`
+ * Coroot webhook bodies (docs/coroot.md) → event drafts (docs/events.md). The `{{json .}}`
  * template renders one of three Go structs; custom templates may add top-level keys
  * ("custom fields"), which are kept in `extra`.
  */
@@ -77,7 +77,7 @@ const ALERT_ID_RE = /[?&]alert=([^&#]+)/;
 const INCIDENT_KEY_RE = /[?&]incident=([^&#]+)/;
 const INCIDENT_URL_MARK = 'incidents?incident=';
 const ALERT_URL_MARK = '/alerts?alert=';
-/** `resolved_by` values that are Coroot itself, not a person (COROOT.md "Alert payload"). */
+/** `resolved_by` values that are Coroot itself, not a person (docs/coroot.md "Alert payload"). */
 const SYSTEM_ACTORS: ReadonlySet<string> = new Set(['AI', 'init']);
 
 /**
@@ -114,7 +114,7 @@ function parseItem(record: JsonRecord, prefix: string): EventDraft {
 }
 
 /**
- * COROOT.md "Telling them apart"; alert wins over incident over deployment on overlap.
+ * docs/coroot.md "Telling them apart"; alert wins over incident over deployment on overlap.
  * Go drops both `rule_name` fields when a custom field has that name, so an alert is also
  * known by its URL, and last by `severity`, which only the alert struct has (a custom
  * field cannot replace it: Coroot skips one whose Go name is taken).
@@ -263,7 +263,7 @@ export interface CorootAlertKey {
 }
 
 /**
- * EVENTS.md: `coroot/alert/<project id>/<alert id>`; without both ids (custom template,
+ * docs/events.md: `coroot/alert/<project id>/<alert id>`; without both ids (custom template,
  * old Coroot) `coroot/alert/<project name>/<application id>/<rule>`, unknown parts empty.
  * Never the status, so a firing alert and its resolve share it.
  */
@@ -366,7 +366,7 @@ function readReports(value: unknown): CorootIncidentReport[] {
 }
 
 /**
- * EVENTS.md: `coroot/incident/<project id>/<key>`. A URL without the key (custom
+ * docs/events.md: `coroot/incident/<project id>/<key>`. A URL without the key (custom
  * template) falls back to the application id, so open and resolve still pair up.
  */
 function corootIncidentFingerprint(
@@ -422,7 +422,7 @@ function deploymentStatus(status: string): DeploymentStatus {
   }
 }
 
-/** EVENTS.md: `coroot/deployment/<application id>/<version>`. */
+/** docs/events.md: `coroot/deployment/<application id>/<version>`. */
 function corootDeploymentFingerprint(applicationId: string | null, version: string): string {
   return fingerprintOf(`coroot/deployment/${applicationId ?? ''}/${version}`);
 }

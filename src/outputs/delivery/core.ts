@@ -68,6 +68,8 @@ export class DeliveryCore {
   private readonly log: Logger;
   private readonly dropLog = new DropLogThrottle();
   private accepting = true;
+  /** False once a durable buffer's close began: nothing new is sent, the rest waits on disk. */
+  private launching = true;
   /** The close budget ended: nothing new starts and late outcomes are ignored (already counted). */
   private budgetOver = false;
   private running = 0;
@@ -94,6 +96,14 @@ export class DeliveryCore {
     this.batcher = new Batcher(opts.buffer, opts.batch);
     this.meter = opts.meter;
     this.log = opts.log;
+    this.meter.trackBuffer(this.buffer);
+    // A disk buffer may start with a backlog from the previous process.
+    this.meter.queued(this.buffer.length);
+  }
+
+  /** A disk buffer keeps what is not delivered across a close: nothing is given up at shutdown. */
+  private get durable(): boolean {
+    return this.buffer.type === 'disk';
   }
 
   /**
@@ -186,6 +196,41 @@ export class DeliveryCore {
   }
 
   private async drainAndClose(budgetMs: number): Promise<number> {
+    const lost = this.durable ? await this.stopDurable(budgetMs) : await this.drainMemory(budgetMs);
+    this.meter.queued(this.buffer.length);
+    this.meter.untrackBuffer(this.buffer);
+    return lost;
+  }
+
+  /**
+   * A disk buffer: start nothing new, let deliveries in flight finish within the budget (so
+   * they are not sent again after the restart), then abort the rest and close the buffer.
+   * What is not acknowledged stays on disk for the next start: SIGTERM returns promptly even
+   * with the receiver down. Only records the buffer could not write count as `shutdown`.
+   */
+  private async stopDurable(budgetMs: number): Promise<number> {
+    this.accepting = false;
+    this.launching = false;
+    this.deadline = performance.now();
+    this.cutWaits(true);
+    this.poke?.();
+    const settled = await this.waitUntil(() => this.running === 0, budgetMs);
+    this.budgetOver = true;
+    this.retries = [];
+    if (!settled) {
+      try {
+        this.target.abort();
+      } catch (err) {
+        this.log.error('aborting deliveries failed', { err });
+      }
+      await this.waitUntil(() => this.running === 0, this.opts.settleMs ?? 0);
+    }
+    const lost = await this.buffer.close();
+    this.meter.lost('shutdown', lost);
+    return lost;
+  }
+
+  private async drainMemory(budgetMs: number): Promise<number> {
     this.accepting = false;
     this.deadline = performance.now() + Math.max(0, budgetMs);
     this.batcher.flush();
@@ -209,7 +254,6 @@ export class DeliveryCore {
     } else {
       await this.buffer.close();
     }
-    this.meter.queued(this.buffer.length);
     return lost;
   }
 
@@ -217,7 +261,7 @@ export class DeliveryCore {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (!this.budgetOver && this.running < this.target.slots()) {
+      while (!this.budgetOver && this.launching && this.running < this.target.slots()) {
         const retry = this.retries.shift();
         if (retry) {
           this.launch(retry);
@@ -271,6 +315,8 @@ export class DeliveryCore {
 
   private settle(batch: DeliveryBatch, outcome: DeliveryOutcome): void {
     if (this.budgetOver) return;
+    // Given up only because the process stops: a disk buffer keeps the records for the next start.
+    if (this.durable && outcome.kind === 'lost' && outcome.reason === 'shutdown') return;
     switch (outcome.kind) {
       case 'written':
         this.meter.written(batch.records.length, outcome.bytes);

@@ -18,7 +18,7 @@ export interface FileOutputConfig {
   filter: OutputFilter;
 }
 
-/** Defaults, documented here next to the schema (CONFIG.md). */
+/** Defaults, documented here next to the schema (docs/configuration.md "file_outputs"). */
 export const FILE_OUTPUT_DEFAULTS = {
   fsync: 'interval' as FsyncPolicy,
   fsyncIntervalMs: 1000,

@@ -46,7 +46,7 @@ interface Due {
  * are never interleaved. `send` only appends to an array and schedules the loop once
  * per batch; the loop then writes everything buffered with a single writev.
  *
- * Rotation (ARCHITECTURE.md, "File rotation, as logrotate really behaves"):
+ * Rotation (docs/architecture.md "File rotation, as logrotate really behaves"):
  * - create mode: when the path is renamed or deleted, keep writing to the old
  *   descriptor (those lines land in the rotated file), reopen as soon as a new file
  *   appears, and create one ourselves only after `recreateGraceMs`. Creating it at once
@@ -165,7 +165,7 @@ export class FileOutput implements Output {
 
   close(budgetMs: number): Promise<void> {
     this.closePromise ??= this.shutdown(budgetMs).catch((err: unknown) => {
-      this.log.error('closing the file output failed', { path: this.path, error: err });
+      this.log.error('closing the file output failed', { path: this.path, err });
     });
     return this.closePromise;
   }
@@ -219,7 +219,7 @@ export class FileOutput implements Output {
         try {
           await file.handle.datasync();
         } catch (err) {
-          this.log.warn('fdatasync on close failed', { path: this.path, code: errnoCode(err), error: err });
+          this.log.warn('fdatasync on close failed', { path: this.path, code: errnoCode(err), err });
         }
       }
       await closeQuietly(file);
@@ -274,7 +274,7 @@ export class FileOutput implements Output {
     } catch (err) {
       // Every step handles its own I/O errors; this is a bug guard so no rejection escapes.
       healthy = false;
-      this.log.error('file output loop failed', { path: this.path, error: err });
+      this.log.error('file output loop failed', { path: this.path, err });
     } finally {
       this.busy = false;
       this.notifyProgress();
@@ -349,7 +349,7 @@ export class FileOutput implements Output {
     const key = `${what}:${code}`;
     if (key !== this.problem) {
       this.problem = key;
-      this.log.error(`${what}; retrying with backoff`, { path: this.path, code, error: err });
+      this.log.error(`${what}; retrying with backoff`, { path: this.path, code, err });
     }
     this.reportUp();
     this.scheduleOpen(this.backoff.next());
@@ -573,7 +573,7 @@ export class FileOutput implements Output {
       this.log.warn('fdatasync of the rotated file failed', {
         path: this.path,
         code: errnoCode(err),
-        error: err,
+        err,
       });
     }
   }

@@ -1,8 +1,9 @@
 import { FILTER_KEYS, type OutputFilter, readFilter, readTls, type TlsConfig } from '../../config/common.js';
 import { hideUserinfo, type MapReader } from '../../config/reader.js';
+import type { BufferSpec } from '../delivery/open-buffer.js';
 
 /**
- * `kafka_outputs[]` (CONFIG.md). Events are collected in the output's own bounded buffer
+ * `kafka_outputs[]` (docs/configuration.md "kafka_outputs"). Events are collected in the output's own bounded buffer
  * and produced to `topic` in batches by kafkajs. Many recorders may write to one topic;
  * consumers de-duplicate by the event `id` (delivery is at least once).
  */
@@ -21,6 +22,8 @@ export interface KafkaOutputConfig {
   key: KafkaKey;
   /** Events the output holds (waiting, in flight, or waiting for a retry); beyond it: `buffer_full`. */
   bufferSize: number;
+  /** The `buffer:` block; absent: a memory buffer of `bufferSize` events. */
+  buffer?: BufferSpec;
   /** Longest an event waits for companions before a non-full batch is sent. */
   lingerMs: number;
   /** Events in one produce request. */
@@ -56,7 +59,7 @@ export interface KafkaSaslConfig {
 }
 
 /**
- * Defaults, documented here next to the schema (CONFIG.md).
+ * Defaults, documented here next to the schema (docs/configuration.md "kafka_outputs").
  * - batchMaxEvents / batchMaxBytes: a burst of alerts goes out in a few requests while one
  *   request stays well below the broker's default `message.max.bytes` (1 MiB per partition
  *   batch). A request the broker still finds too large is split and retried event by event.

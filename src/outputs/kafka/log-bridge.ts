@@ -57,8 +57,10 @@ export function kafkaLogCreator(
       const fields: LogFields = { kafkajs: entry.namespace };
       for (const key of KEPT_FIELDS) {
         const value: unknown = entry.log[key];
-        if (typeof value === 'string') fields[key] = scrub(value);
-        else if (typeof value === 'number' || typeof value === 'boolean') fields[key] = value;
+        // Our log lines name an error `err`; kafkajs names it `error`.
+        const name = key === 'error' ? 'err' : key;
+        if (typeof value === 'string') fields[name] = scrub(value);
+        else if (typeof value === 'number' || typeof value === 'boolean') fields[name] = value;
       }
       logger[level](`kafkajs: ${message}`, fields);
     } catch {

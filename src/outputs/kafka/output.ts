@@ -6,7 +6,7 @@ import type { Metrics, OutputMeter } from '../../metrics/registry.js';
 import type { DeliveryBatch } from '../delivery/batcher.js';
 import type { BufferedRecord } from '../delivery/buffer.js';
 import { DeliveryCore, type DeliveryOutcome } from '../delivery/core.js';
-import { MemoryBuffer } from '../delivery/memory-buffer.js';
+import { memorySpec, openDeliveryBuffer } from '../delivery/open-buffer.js';
 import { RetryPolicy, type RetrySchedule } from '../delivery/retry.js';
 import type { Output, OutputDeps } from '../output.js';
 import { kafkaClientConfig, type ProduceOptions, produceOptions, producerConfig } from './client-config.js';
@@ -103,7 +103,13 @@ export class KafkaOutput implements Output {
         abort: () => {},
       },
       {
-        buffer: new MemoryBuffer(config.bufferSize, 'held'),
+        buffer: openDeliveryBuffer(config.buffer ?? memorySpec(config.bufferSize), {
+          dataDir: deps.dataDir ?? null,
+          outputName: config.name,
+          log: this.log,
+          onCorrupted: (n) => this.meter.lost('corrupted', n),
+          memoryBound: 'held',
+        }),
         batch: {
           maxEvents: config.batchMaxEvents,
           maxBytes: config.batchMaxBytes,
@@ -189,7 +195,7 @@ export class KafkaOutput implements Output {
     this.troubleReported = true;
     this.log[level]('kafka output: cannot connect to the brokers; events are buffered meanwhile', {
       brokers: this.config.brokers,
-      error: failure.message,
+      err: failure.message,
       code: failure.code,
       retry_in_ms: delay,
       attempt: this.connectFailures,
@@ -202,7 +208,7 @@ export class KafkaOutput implements Output {
     const old = this.producer;
     this.producer = this.kafka.producer(producerConfig(this.config));
     void disconnectQuietly(old);
-    this.log.warn('kafka output: restarting the producer', { error: failure.message, code: failure.code });
+    this.log.warn('kafka output: restarting the producer', { err: failure.message, code: failure.code });
     this.recovering = true;
     this.setUp(false);
     this.state = 'connecting';
@@ -296,7 +302,7 @@ export class KafkaOutput implements Output {
     if (failure.action === 'split' || failure.action === 'reject') {
       this.log.error('kafka output: the broker rejected events; they are lost', {
         events: n,
-        error: failure.message,
+        err: failure.message,
         code: failure.code,
       });
       return { kind: 'lost', reason: 'rejected' };
@@ -314,7 +320,7 @@ export class KafkaOutput implements Output {
     if (!this.troubleReported) {
       this.troubleReported = true;
       this.log.warn('kafka output: cannot deliver; events are buffered and retried', {
-        error: failure.message,
+        err: failure.message,
         code: failure.code,
         error_type: failure.errorType,
       });

@@ -10,9 +10,10 @@ import {
   type TlsConfig,
 } from '../../config/common.js';
 import type { MapReader } from '../../config/reader.js';
+import type { BufferSpec } from '../delivery/open-buffer.js';
 
 /**
- * `webhook_outputs[]` (CONFIG.md). Each event (or, with `batch`, a JSON array of events)
+ * `webhook_outputs[]` (docs/configuration.md "webhook_outputs"). Each event (or, with `batch`, a JSON array of events)
  * is POSTed to `url` by a pool of `workers`, retried with exponential backoff and full
  * jitter on transient failures.
  */
@@ -33,6 +34,8 @@ export interface WebhookOutputConfig {
   workers: number;
   /** Events waiting for a worker; beyond it: `buffer_full`. */
   queueSize: number;
+  /** The `buffer:` block; absent: a memory buffer of `queueSize` events. */
+  buffer?: BufferSpec;
   /** Total attempts per request, the first included. */
   maxAttempts: number;
   /** Base of the exponential backoff: retry n waits up to min(maxBackoff, retryBackoff * 2^(n-1)). */
@@ -52,7 +55,7 @@ export interface WebhookBatchConfig {
   flushIntervalMs: number;
 }
 
-/** Defaults, documented here next to the schema (CONFIG.md). */
+/** Defaults, documented here next to the schema (docs/configuration.md "webhook_outputs"). */
 export const WEBHOOK_OUTPUT_DEFAULTS = {
   timeoutMs: 10_000,
   workers: 4,

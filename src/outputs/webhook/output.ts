@@ -7,7 +7,7 @@ import type { DropReason } from '../../metrics/drop-reason.js';
 import type { OutputMeter } from '../../metrics/registry.js';
 import type { DeliveryBatch } from '../delivery/batcher.js';
 import { DeliveryCore, type DeliveryOutcome } from '../delivery/core.js';
-import { MemoryBuffer } from '../delivery/memory-buffer.js';
+import { memorySpec, openDeliveryBuffer } from '../delivery/open-buffer.js';
 import { RetryPolicy } from '../delivery/retry.js';
 import type { Output, OutputDeps } from '../output.js';
 import { type AbortCause, AttemptControl } from './attempt-control.js';
@@ -32,7 +32,7 @@ type Attempt =
   | { kind: 'shutdown' };
 
 interface LoggedError {
-  error: string;
+  err: string;
   code?: string;
 }
 
@@ -57,6 +57,7 @@ export class WebhookOutput implements Output {
   private readonly core: DeliveryCore;
   private readonly retryPolicy: RetryPolicy;
   private started = false;
+  private readonly retryForever: boolean;
   private closePromise: Promise<void> | null = null;
   private up = true;
   private consecutiveFailures = 0;
@@ -82,7 +83,13 @@ export class WebhookOutput implements Output {
       },
       {
         // queue_size bounds the events waiting for a worker; those in flight are bounded by the workers.
-        buffer: new MemoryBuffer(config.queueSize, 'waiting'),
+        buffer: openDeliveryBuffer(config.buffer ?? memorySpec(config.queueSize), {
+          dataDir: deps.dataDir ?? null,
+          outputName: config.name,
+          log: this.log,
+          onCorrupted: (n) => this.meter.lost('corrupted', n),
+          memoryBound: 'waiting',
+        }),
         batch: batch
           ? {
               maxEvents: batch.maxEvents,
@@ -97,6 +104,7 @@ export class WebhookOutput implements Output {
         settleMs: ABORT_SETTLE_MS,
       },
     );
+    this.retryForever = this.core.buffer.type === 'disk';
     this.retryPolicy = new RetryPolicy(config.retryBackoffMs, config.maxBackoffMs, 'full');
     const url = new URL(config.url);
     this.path = `${url.pathname}${url.search}`;
@@ -174,7 +182,8 @@ export class WebhookOutput implements Output {
         });
         return 'rejected';
       }
-      if (attempt >= this.config.maxAttempts) {
+      // A disk buffer keeps events through an outage of any length: retry until delivered.
+      if (attempt >= this.config.maxAttempts && !this.retryForever) {
         this.log.warn('webhook delivery failed after the last attempt', {
           ...describeRetry(result),
           attempts: attempt,
@@ -224,7 +233,7 @@ export class WebhookOutput implements Output {
   private aborted(cause: AbortCause): Attempt {
     if (cause === 'shutdown') return { kind: 'shutdown' };
     const error: LoggedError = {
-      error: `no complete answer within ${this.config.timeoutMs}ms`,
+      err: `no complete answer within ${this.config.timeoutMs}ms`,
       code: 'TIMEOUT',
     };
     return { kind: 'retry', status: null, retryAfterMs: null, error };

@@ -55,13 +55,13 @@ export class Redactor {
   }
 
   /** An error as log fields: its message (redacted) and code, never its stack. */
-  describe(err: unknown): { error: string; code?: string } {
+  describe(err: unknown): { err: string; code?: string } {
     if (err instanceof Error) {
       const code = (err as NodeJS.ErrnoException).code ?? errorCodeOfCause(err);
       const message = this.redact(err.message || err.name);
-      return code ? { error: message, code } : { error: message };
+      return code ? { err: message, code } : { err: message };
     }
-    return { error: this.redact(String(err)) };
+    return { err: this.redact(String(err)) };
   }
 }
 

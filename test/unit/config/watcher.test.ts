@@ -2,7 +2,7 @@
  * ConfigWatcher against a real folder: what must trigger a reload check, and what must
  * not (appends to an output file that shares the config's folder).
  */
-import { appendFile, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { silentLogger } from '../../../src/log.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const DEBOUNCE_MS = 20;
+const POLL_MS = 25;
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -24,15 +25,15 @@ async function tempDir(): Promise<string> {
 
 function startWatcher(files: string[]): { changes: () => number } {
   let n = 0;
-  const watcher = new ConfigWatcher(() => n++, silentLogger, DEBOUNCE_MS);
+  const watcher = new ConfigWatcher(() => n++, silentLogger, DEBOUNCE_MS, POLL_MS);
   watcher.watchFiles(files);
   cleanups.push(() => watcher.close());
   return { changes: () => n };
 }
 
-/** Lets any debounced call that was going to happen, happen. */
+/** Lets any debounced call that was going to happen, happen: several polls and a debounce. */
 async function settle(): Promise<void> {
-  await new Promise((r) => setTimeout(r, DEBOUNCE_MS * 10));
+  await new Promise((r) => setTimeout(r, (POLL_MS + DEBOUNCE_MS) * 10));
 }
 
 describe('ConfigWatcher', () => {
@@ -84,5 +85,41 @@ describe('ConfigWatcher', () => {
     await symlink('v2.yaml', join(dir, '..data_tmp'));
     await rename(join(dir, '..data_tmp'), join(dir, '..data'));
     await waitFor(() => changes() >= 1, { what: 'the swap' });
+  });
+
+  it('watches a folder that appears later', async () => {
+    const dir = await tempDir();
+    const folder = join(dir, 'secrets');
+    const file = join(folder, 'token');
+    const { changes } = startWatcher([file]);
+    await settle();
+    expect(changes()).toBe(0);
+    await mkdir(folder);
+    await writeFile(file, 'one\n');
+    await waitFor(() => changes() >= 1, { what: 'the folder and file that appeared' });
+    // Settled on the file now: an in-place edit is seen.
+    await settle();
+    const seen = changes();
+    await writeFile(file, 'two, longer\n');
+    await waitFor(() => changes() > seen, { what: 'an edit of the file that appeared' });
+  });
+
+  it('watches a folder again after it was removed and made anew', async () => {
+    const dir = await tempDir();
+    const folder = join(dir, 'secrets');
+    const file = join(folder, 'token');
+    await mkdir(folder);
+    await writeFile(file, 'one\n');
+    const { changes } = startWatcher([file]);
+    await rm(folder, { recursive: true });
+    await waitFor(() => changes() >= 1, { what: 'the removal' });
+    await settle();
+    await mkdir(folder);
+    await writeFile(file, 'two\n');
+    await waitFor(() => changes() >= 2, { what: 'the folder made anew' });
+    await settle();
+    const seen = changes();
+    await writeFile(file, 'three, longer\n');
+    await waitFor(() => changes() > seen, { what: 'an edit in the folder made anew' });
   });
 });

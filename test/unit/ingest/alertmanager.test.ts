@@ -13,7 +13,7 @@ type Body = Record<string, unknown> & { alerts: Record<string, unknown>[] };
 
 const factory = new EventFactory('test');
 
-/** EVENTS.md fallback, computed here without the code under test. */
+/** docs/events.md fallback, computed here without the code under test. */
 function labelsFingerprint(labels: Record<string, string>): string {
   const pairs = Object.keys(labels)
     .sort()

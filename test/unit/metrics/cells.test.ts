@@ -117,7 +117,7 @@ describe('metric cells', () => {
     expect(() => cells.cell({ e: 'coroot' }).observe(Number.POSITIVE_INFINITY)).toThrow(TypeError);
   });
 
-  it('Metrics: the ingest duration histogram uses the buckets METRICS.md shows', async () => {
+  it('Metrics: the ingest duration histogram uses the buckets docs/metrics.md shows', async () => {
     const metrics = new Metrics('test', { defaultMetrics: false });
     metrics.ingestDurationCell('coroot').observe(0.0003);
     const text = await metrics.registry.metrics();

@@ -316,7 +316,7 @@ export class DiskBuffer implements DeliveryBuffer {
       await this.syncTail();
       await this.persistLedger();
     } catch (err) {
-      this.log.error('disk buffer: shutdown write failed', { dir: this.options.dir, error: errText(err) });
+      this.log.error('disk buffer: shutdown write failed', { dir: this.options.dir, err: errText(err) });
       lost = this.staged();
     }
     for (const w of this.commitWaiters.splice(0)) w.resolve();
@@ -440,7 +440,7 @@ export class DiskBuffer implements DeliveryBuffer {
         // Sync, ledger or unlink failed (EIO and the like): log, and try again on the next tick.
         this.log.error('disk buffer: background write failed', {
           dir: this.options.dir,
-          error: errText(err),
+          err: errText(err),
         });
         this.syncDue = false;
         this.pausedUntil = Date.now() + 1000;
@@ -495,7 +495,7 @@ export class DiskBuffer implements DeliveryBuffer {
       if (this.writeError === null) {
         this.log.error('disk buffer: write failed; refusing new events until a retry succeeds', {
           dir: this.options.dir,
-          error: why,
+          err: why,
         });
       }
       this.writeError = why;
@@ -614,7 +614,7 @@ export class DiskBuffer implements DeliveryBuffer {
         // An unreadable file (EIO, removed by hand): count what it held and move past it.
         this.log.error('disk buffer: read failed; skipping the segment', {
           dir: this.options.dir,
-          error: errText(err),
+          err: errText(err),
         });
         this.skipCurrentSegment();
         continue;

@@ -10,7 +10,7 @@ import {
 import { diffAlerts } from '../../../../src/ingest/coroot-api/diff.js';
 import { loadFixture } from '../../../helpers/fixtures.js';
 
-/** An API alert in `state`, shaped as Coroot sets the fields for it (COROOT.md). */
+/** An API alert in `state`, shaped as Coroot sets the fields for it (docs/coroot.md). */
 function alert(id: string, state: AlertState, updatedAt = 2_000): ApiAlert {
   return {
     id,

@@ -137,7 +137,7 @@ describe('CorootApiPoller', () => {
     expect(lines[0]).toMatchObject({
       level: 'error',
       result: 'error_auth',
-      error: expect.stringMatching(/login refused: HTTP 404/),
+      err: expect.stringMatching(/login refused: HTTP 404/),
     });
     expect(lines.map((l) => l.consecutive_failures).slice(0, 2)).toEqual([1, 2]);
     expect(r.logs.join('')).not.toContain('wrong');

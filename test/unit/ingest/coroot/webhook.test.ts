@@ -19,7 +19,7 @@ import {
 import { listFixtures, loadFixture } from '../../../helpers/fixtures.js';
 import { expectValidEvent, validateEvent } from '../../../helpers/schema.js';
 
-/** EVENTS.md's formula, computed here without the code under test. */
+/** docs/events.md's formula, computed here without the code under test. */
 function sha16(input: string): string {
   return createHash('sha256').update(input, 'utf8').digest('hex').slice(0, 16);
 }

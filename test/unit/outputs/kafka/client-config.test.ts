@@ -233,7 +233,7 @@ describe('kafkajs log bridge', () => {
     const text = JSON.stringify(lines);
     expect(text).not.toContain('pa55word-xyz');
     expect(text).not.toContain('secret place');
-    expect(lines[0]).toMatchObject({ broker: 'k:9092', retryCount: 2, error: 'bad password <redacted>' });
+    expect(lines[0]).toMatchObject({ broker: 'k:9092', retryCount: 2, err: 'bad password <redacted>' });
     expect(lines[0]?.msg).toBe('kafkajs: auth failed for <redacted>');
   });
 

@@ -217,7 +217,7 @@ describe('request headers and redaction', () => {
     const out = r.redact(text);
     expect(out).not.toMatch(/pa55word|q-secret|h-secret|Ym90OnBhNTV3b3Jk/);
     expect(r.describe(Object.assign(new Error(text), { code: 'ECONNRESET' }))).toEqual({
-      error: out,
+      err: out,
       code: 'ECONNRESET',
     });
   });
