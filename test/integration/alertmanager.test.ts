@@ -312,7 +312,9 @@ file_outputs:
       }
       // B got one copy from each peer (their external URLs), A recorded the first of each.
       const externalUrls = new Set(
-        withoutDedupe.map((e) => (e.data.alert?.group as { external_url: string }).external_url),
+        withoutDedupe.map(
+          (e) => (e.data.alert?.group as { external_url?: string } | undefined)?.external_url,
+        ),
       );
       expect(externalUrls).toEqual(new Set(peers.map((p) => p.url)));
       const metricsA = await scrape(a.baseUrl);
