@@ -6,6 +6,7 @@
  */
 import { Agent, type Dispatcher, request } from 'undici';
 import type { CorootApiConfig } from '../../config/coroot-api.js';
+import { errnoCode } from '../../lib/errno.js';
 import { type AlertsPage, type ApiAlert, parseAlertsPage } from './api-alert.js';
 
 /** `result` label values of coroot_api_polls_total for a poll that failed. */
@@ -283,7 +284,7 @@ function snippet(text: string): string {
 
 function describeError(err: unknown): string {
   if (!(err instanceof Error)) return 'request failed';
-  const code = (err as NodeJS.ErrnoException).code;
+  const code = errnoCode(err);
   const cause = err.cause instanceof Error ? err.cause.message : '';
   const text = cause && !err.message.includes(cause) ? `${err.message} (${cause})` : err.message;
   return code && !text.includes(code) ? `${code}: ${text}` : text;

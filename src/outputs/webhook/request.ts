@@ -1,3 +1,4 @@
+import { errnoCode } from '../../lib/errno.js';
 import type { WebhookOutputConfig } from './config.js';
 
 /**
@@ -57,15 +58,10 @@ export class Redactor {
   /** An error as log fields: its message (redacted) and code, never its stack. */
   describe(err: unknown): { err: string; code?: string } {
     if (err instanceof Error) {
-      const code = (err as NodeJS.ErrnoException).code ?? errorCodeOfCause(err);
+      const code = errnoCode(err) ?? errnoCode(err.cause);
       const message = this.redact(err.message || err.name);
       return code ? { err: message, code } : { err: message };
     }
     return { err: this.redact(String(err)) };
   }
-}
-
-function errorCodeOfCause(err: Error): string | undefined {
-  const cause = (err as { cause?: unknown }).cause;
-  return cause instanceof Error ? (cause as NodeJS.ErrnoException).code : undefined;
 }
