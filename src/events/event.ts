@@ -84,7 +84,7 @@ export type CorootApplication = {
 
 export type CorootAlertDetail = { name: string; value: string; code: boolean };
 
-/** docs/events.md "resolution": `system` is Coroot itself (`AI`, `init`); `suppressed` only in pull mode. */
+/** docs/events.md "data.alert" (`resolution`): `system` is Coroot itself (`AI`, `init`); `suppressed` only in pull mode. */
 export type AlertResolution = 'auto' | 'system' | 'manual' | 'suppressed';
 
 export type CorootAlert = {

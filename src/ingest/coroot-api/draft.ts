@@ -21,7 +21,7 @@ export interface DraftContext {
   projectId: string;
 }
 
-/** docs/events.md "resolution"; a manual close by Coroot itself (`AI`, `init`) is `system`. */
+/** docs/events.md "data.alert" (`resolution`); a manual close by Coroot itself (`AI`, `init`) is `system`. */
 function resolutionOf(state: Exclude<AlertState, 'open'>, resolvedBy: string | null): AlertResolution {
   switch (state) {
     case 'resolved':

@@ -185,7 +185,7 @@ function parseAlert(record: JsonRecord): EventDraft {
 }
 
 /**
- * docs/events.md "resolution". A suppress sends exactly the payload of a manual resolve
+ * docs/events.md "data.alert" (`resolution`). A suppress sends exactly the payload of a manual resolve
  * (api.go SuppressAlerts → EnqueueResolvedAlerts), so a webhook cannot tell them apart.
  */
 export function alertResolution(resolvedBy: string | null): 'auto' | 'system' | 'manual' {
