@@ -10,6 +10,7 @@ import {
   type TlsConfig,
 } from '../../config/common.js';
 import type { MapReader } from '../../config/reader.js';
+import { parseHttpUrl } from '../../lib/url.js';
 import type { BufferSpec } from '../delivery/open-buffer.js';
 
 /**
@@ -159,15 +160,9 @@ function readUrl(m: MapReader): ParsedTarget {
   };
   const text = m.string('url', '', { required: true, nonEmpty: true });
   if (!text) return fallback;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    m.error('url', 'must be an absolute http:// or https:// URL (value not shown: it may hold credentials)');
-    return fallback;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    m.error('url', `must use http or https, got ${JSON.stringify(url.protocol.slice(0, -1))}`);
+  const { url, error } = parseHttpUrl(text);
+  if (url === null || error !== null) {
+    m.error('url', error ?? 'is not a URL');
     return fallback;
   }
   if (!url.hostname) {

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { ConnectionOptions } from 'node:tls';
 import { Pool } from 'undici';
 import type { RecorderEvent } from '../../events/event.js';
+import { tlsClientOptions } from '../../lib/tls.js';
 import type { Logger } from '../../log.js';
 import type { DropReason } from '../../metrics/drop-reason.js';
 import type { OutputMeter } from '../../metrics/registry.js';
@@ -272,12 +273,5 @@ function describeRetry(result: {
 /** undici `connect` options: TLS material from the config and the attempt timeout for connecting. */
 function tlsOptions(config: WebhookOutputConfig): ConnectionOptions & { timeout: number } {
   const out: ConnectionOptions & { timeout: number } = { timeout: config.timeoutMs };
-  const tls = config.tls;
-  if (!tls) return out;
-  if (tls.ca !== null) out.ca = tls.ca;
-  if (tls.cert !== null) out.cert = tls.cert;
-  if (tls.key !== null) out.key = tls.key;
-  if (tls.serverName !== null) out.servername = tls.serverName;
-  out.rejectUnauthorized = !tls.insecureSkipVerify;
-  return out;
+  return config.tls ? { ...tlsClientOptions(config.tls), ...out } : out;
 }
