@@ -12,7 +12,7 @@ import { memorySpec, openDeliveryBuffer } from '../delivery/open-buffer.js';
 import { RetryPolicy } from '../delivery/retry.js';
 import type { Output, OutputDeps } from '../output.js';
 import { type AbortCause, AttemptControl } from './attempt-control.js';
-import { lineBudget, requestBody } from './body.js';
+import { lineBudget, RequestBuilder } from './body.js';
 import type { WebhookOutputConfig } from './config.js';
 import { classifyStatus } from './policy.js';
 import { Redactor, requestHeaders } from './request.js';
@@ -53,7 +53,7 @@ export class WebhookOutput implements Output {
   private readonly log: Logger;
   private readonly pool: Pool;
   private readonly path: string;
-  private readonly headers: Record<string, string>;
+  private readonly requests: RequestBuilder;
   private readonly redactor: Redactor;
   private readonly core: DeliveryCore;
   private readonly retryPolicy: RetryPolicy;
@@ -74,6 +74,7 @@ export class WebhookOutput implements Output {
     this.retries = deps.metrics.webhookRetries.labels(config.name);
     this.log = deps.logger.child({ output: config.name, kind: this.kind });
     const batch = config.batch;
+    this.requests = new RequestBuilder(config.format, batch !== null, requestHeaders(config, deps.version));
     this.core = new DeliveryCore(
       {
         slots: () => (this.started ? config.workers : 0),
@@ -96,6 +97,7 @@ export class WebhookOutput implements Output {
               maxEvents: batch.maxEvents,
               maxBytes: lineBudget(batch.maxBytes),
               flushIntervalMs: batch.flushIntervalMs,
+              sizeOf: (record) => this.requests.sizeOf(record),
             }
           : { maxEvents: 1, maxBytes: Number.POSITIVE_INFINITY, flushIntervalMs: 0 },
         meter: this.meter,
@@ -109,7 +111,6 @@ export class WebhookOutput implements Output {
     this.retryPolicy = new RetryPolicy(config.retryBackoffMs, config.maxBackoffMs, 'full');
     const url = new URL(config.url);
     this.path = `${url.pathname}${url.search}`;
-    this.headers = requestHeaders(config, deps.version);
     this.redactor = new Redactor(config);
     this.pool = new Pool(url.origin, {
       connections: config.workers,
@@ -159,16 +160,20 @@ export class WebhookOutput implements Output {
 
   /** Runs the attempts of one request; the core accounts its events exactly once. */
   private async deliver(batch: DeliveryBatch): Promise<DeliveryOutcome> {
-    const body = requestBody(batch.records, this.config.batch !== null);
-    const outcome = await this.attemptUntilDone(body, batch.records.length);
+    const { body, headers } = this.requests.build(batch.records);
+    const outcome = await this.attemptUntilDone(body, headers, batch.records.length);
     return outcome === null ? { kind: 'written', bytes: body.length } : { kind: 'lost', reason: outcome };
   }
 
   /** null when delivered, else why the events are lost. */
-  private async attemptUntilDone(body: Buffer, events: number): Promise<DropReason | null> {
+  private async attemptUntilDone(
+    body: Buffer,
+    headers: Record<string, string>,
+    events: number,
+  ): Promise<DropReason | null> {
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1) this.retries.inc();
-      const result = await this.attempt(body);
+      const result = await this.attempt(body, headers);
       if (result.kind === 'delivered') {
         this.markSuccess();
         return null;
@@ -202,7 +207,7 @@ export class WebhookOutput implements Output {
   }
 
   /** One POST, bounded by `timeout` from connect to the end of the response body. */
-  private async attempt(body: Buffer): Promise<Attempt> {
+  private async attempt(body: Buffer, headers: Record<string, string>): Promise<Attempt> {
     if (this.core.stopped) return { kind: 'shutdown' };
     const control = new AttemptControl();
     this.running.add(control);
@@ -212,7 +217,7 @@ export class WebhookOutput implements Output {
       const res = await this.pool.request({
         path: this.path,
         method: 'POST',
-        headers: this.headers,
+        headers,
         body,
         signal: control.signal,
       });
