@@ -3,7 +3,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { EventDraft, RecorderEvent } from '../events/event.js';
 import type { EventFactory } from '../events/factory.js';
-import type { IngestRejectReason } from '../metrics/registry.js';
+import type { Logger } from '../log.js';
+import type { IngestRejectReason, Metrics } from '../metrics/registry.js';
+import { Deduper } from '../recorder/dedupe.js';
 import type { Recorder } from '../recorder/recorder.js';
 import type { IngestEndpointConfig, RecorderConfig } from '../recorder-config/schema.js';
 import { checkAuth } from './auth.js';
@@ -11,8 +13,11 @@ import { type BodyResult, isJsonContentType, readBody } from './body.js';
 import type { IngestEndpoint } from './endpoints.js';
 import type { EndpointMeter } from './metering.js';
 import { ACCEPTED_ONE, jsonReply, RETRY_AFTER, type Reply, SHUTTING_DOWN, send } from './reply.js';
+import { UnrecognizedLog } from './unrecognized.js';
 
 export interface IngestPipelineDeps {
+  metrics: Metrics;
+  logger: Logger;
   recorder: Recorder;
   factory: EventFactory;
   /** The live config: auth, limits, `on_queue_full` and `acknowledgements` apply to the next request. */
@@ -31,7 +36,13 @@ export interface IngestPipelineDeps {
  * it waits for an acknowledgement.
  */
 export class IngestPipeline {
-  constructor(private readonly deps: IngestPipelineDeps) {}
+  private readonly dedupe: Deduper;
+  private readonly unrecognized: UnrecognizedLog;
+
+  constructor(private readonly deps: IngestPipelineDeps) {
+    this.dedupe = new Deduper(deps.metrics);
+    this.unrecognized = new UnrecognizedLog(deps.logger);
+  }
 
   handle(endpoint: IngestEndpoint, meter: EndpointMeter, req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();
@@ -161,13 +172,16 @@ export class IngestPipeline {
 
     const now = Date.now();
     const { factory } = this.deps;
-    const drafts = result.drafts;
+    const batch = this.dedupe.select(result.drafts, config.dedupe, now);
+    const drafts = batch.fresh;
     const events: RecorderEvent[] = new Array(drafts.length);
     for (let i = 0; i < drafts.length; i++) events[i] = factory.stamp(drafts[i] as EventDraft, now);
     const outcome = recorder.recordAll(events);
     switch (outcome) {
       case 'accepted':
-        this.accepted(meter, started, config, res, events.length);
+        this.dedupe.commit(batch, config.dedupe, now);
+        this.unrecognized.note(endpoint.name, drafts, now);
+        this.accepted(meter, started, config, res, events.length, batch.copies);
         return;
       case 'too_large':
         this.tooManyEvents(meter, started, res, events.length);
@@ -197,8 +211,14 @@ export class IngestPipeline {
     config: RecorderConfig,
     res: ServerResponse,
     n: number,
+    copies: number,
   ): void {
-    const ok = n === 1 ? ACCEPTED_ONE : jsonReply(202, { accepted: n });
+    const ok =
+      copies > 0
+        ? jsonReply(202, { accepted: n, deduplicated: copies })
+        : n === 1
+          ? ACCEPTED_ONE
+          : jsonReply(202, { accepted: n });
     const durable =
       config.acknowledgements && n > 0
         ? this.deps.recorder.whenDurable(this.deps.recorder.accepted, config.acknowledgementTimeoutMs)

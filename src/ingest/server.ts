@@ -52,6 +52,8 @@ export class IngestServer {
     const failed = (req: IncomingMessage, res: ServerResponse, err: unknown): void =>
       this.failed(req, res, err);
     const pipeline = new IngestPipeline({
+      metrics: deps.metrics,
+      logger: deps.logger,
       recorder: deps.recorder,
       factory: deps.factory,
       config: deps.config,

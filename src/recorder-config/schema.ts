@@ -6,6 +6,7 @@ import {
   checkCorootApiUnique,
   readCorootApi,
 } from '../config/coroot-api.js';
+import { type DedupeConfig, readDedupe } from '../config/dedupe.js';
 import { hideUserinfo, type MapReader } from '../config/reader.js';
 import { readServer, type ServerConfig } from '../config/server.js';
 import { checkDataDir } from '../outputs/delivery/buffer-config.js';
@@ -36,6 +37,8 @@ export interface RecorderConfig {
   acknowledgementTimeoutMs: number;
   /** Absolute; where disk buffers live. `null` when not configured (then `type: disk` is an error). */
   dataDir: string | null;
+  /** Second copies of one notification (HA peers, retries) are recorded once. */
+  dedupe: DedupeConfig;
   ingest: IngestConfig;
   /** Every output of every type, in file order. Names are unique. */
   outputs: OutputConfig[];
@@ -81,6 +84,7 @@ export const TOP_LEVEL_KEYS = [
   'acknowledgements',
   'acknowledgement_timeout',
   'data_dir',
+  'dedupe',
   'ingest',
   ...OUTPUT_TYPES.map((t) => t.section),
 ];
@@ -128,6 +132,7 @@ export function readRecorderConfig(root: MapReader, file: string, hash: string):
     dataDir: root.has('data_dir')
       ? root.ctx.resolvePath(root.string('data_dir', '', { nonEmpty: true }) || '.')
       : null,
+    dedupe: readDedupe(root),
     ingest: { coroot: endpoint('coroot'), alertmanager: endpoint('alertmanager'), corootApi: [] },
     outputs: [],
     referencedFiles: [],

@@ -16,6 +16,7 @@ function event(i: number): RecorderEvent {
     source: 'coroot',
     type: 'alert_firing',
     fingerprint: i.toString(16).padStart(16, '0'),
+    dedupKey: `bp-${i}`,
     severity: 'warning',
     data: { alert: { severity: 'warning', n: i } },
   });
