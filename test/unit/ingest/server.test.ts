@@ -85,6 +85,10 @@ function collecting(refuse: () => boolean = () => false): {
     recorder: {
       full: false,
       capacity: 1000,
+      accepted: 0,
+      unavailable: () => null,
+      // No `block` output stands behind this recorder: nothing to wait for.
+      whenDurable: () => null,
       updateGauges: () => {},
       recordAll: (batch) => {
         if (refuse()) return 'queue_full';
