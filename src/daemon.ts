@@ -30,11 +30,6 @@ export interface DaemonOptions {
 export type ReloadTrigger = 'watch' | 'signal' | 'http';
 
 /**
- * Wires config, recorder, outputs and the HTTP server together and owns their lifecycle:
- * start, shutdown with a drain budget, file reopen. The CLI only parses flags and
- * forwards signals here.
- */
-/**
  * The hash load.ts gives a zero-byte file. An in-place writer truncates before it writes,
  * and a reload in between would read a valid config with no outputs at all.
  */
@@ -45,6 +40,11 @@ function loadedIdentity(config: RecorderConfig): string {
   return canonicalJson({ ...config, file: '' });
 }
 
+/**
+ * Wires config, recorder, outputs and the HTTP server together and owns their lifecycle:
+ * start, shutdown with a drain budget, file reopen. The CLI only parses flags and
+ * forwards signals here.
+ */
 export class Daemon {
   readonly metrics: Metrics;
   readonly recorder: Recorder;
@@ -105,14 +105,6 @@ export class Daemon {
   get address(): AddressInfo {
     if (!this.boundAddress) throw new Error('not listening');
     return this.boundAddress;
-  }
-
-  get currentConfig(): RecorderConfig {
-    return this.config;
-  }
-
-  get outputs(): readonly Output[] {
-    return this.running.map((r) => r.output);
   }
 
   private async startInternal(): Promise<void> {
@@ -295,15 +287,8 @@ export class Daemon {
         this.opts.logger.error('closing a removed output failed', { output: r.output.name, err }),
       )
       .finally(() => {
+        // The output gauges follow it out on their own (read at scrape time from live outputs).
         this.retiring.delete(done);
-        // A replacement with the same name shares the metric series: restore its gauges.
-        const successor = this.running.find((s) => s.output.name === r.output.name);
-        if (successor) {
-          this.metrics.outputUp.labels(r.output.name).set(successor.output.isUp() ? 1 : 0);
-          this.metrics.outputQueueCell(r.output.name).set(successor.output.pending());
-        } else {
-          this.metrics.removeOutput(r.output.name);
-        }
       });
     this.retiring.add(done);
   }

@@ -98,7 +98,6 @@ export class DeliveryCore {
     this.log = opts.log;
     this.meter.trackBuffer(this.buffer);
     // A disk buffer may start with a backlog from the previous process.
-    this.meter.queued(this.buffer.length);
   }
 
   /** A disk buffer keeps what is not delivered across a close: nothing is given up at shutdown. */
@@ -122,7 +121,6 @@ export class DeliveryCore {
       this.noteDrop();
       return false;
     }
-    this.meter.queued(this.buffer.length);
     if (!this.pumping) this.wake();
     return true;
   }
@@ -197,7 +195,6 @@ export class DeliveryCore {
 
   private async drainAndClose(budgetMs: number): Promise<number> {
     const lost = this.durable ? await this.stopDurable(budgetMs) : await this.drainMemory(budgetMs);
-    this.meter.queued(this.buffer.length);
     this.meter.untrackBuffer(this.buffer);
     return lost;
   }
@@ -330,7 +327,6 @@ export class DeliveryCore {
         for (const part of outcome.batches ?? [batch]) this.requeue(part);
         break;
     }
-    this.meter.queued(this.buffer.length);
   }
 
   private requeue(batch: DeliveryBatch): void {

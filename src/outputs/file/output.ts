@@ -79,7 +79,6 @@ export class FileOutput implements Output {
   /** When the path was first seen without our file (monotonic ms), while we still write to it. */
   private missingSince: number | null = null;
   private lastWriteFailed = false;
-  private upReported = false;
 
   private readonly due: Due = { open: false, reopen: false, check: false, fsync: false, finish: false };
   private busy = false;
@@ -109,7 +108,7 @@ export class FileOutput implements Output {
   ) {
     this.name = config.name;
     this.path = resolve(config.path);
-    this.meter = deps.metrics.forOutput(config.name);
+    this.meter = deps.metrics.forOutput(config.name, this);
     this.reopens = deps.metrics.fileReopens.labels(config.name);
     this.log = deps.logger.child({ output: config.name, kind: this.kind });
     this.recreateGraceMs = opts.recreateGraceMs ?? DEFAULT_RECREATE_GRACE_MS;
@@ -137,7 +136,6 @@ export class FileOutput implements Output {
       return false;
     }
     this.buffered.push(line);
-    this.meter.queued(this.pending());
     // While the file is not open, the successful reopen flushes; no point waking the loop.
     if (this.file) this.kick();
     return true;
@@ -193,6 +191,7 @@ export class FileOutput implements Output {
     this.due.finish = true;
     this.kick();
     if (!abandonedOp) await finished;
+    this.meter.release();
   }
 
   /** The budget is spent: whatever is not on disk now never will be. */
@@ -204,7 +203,6 @@ export class FileOutput implements Output {
       this.inflight = null;
     }
     this.meter.lost('shutdown', lost);
-    this.meter.queued(this.pending());
     if (lost > 0)
       this.log.warn('shutdown budget exhausted; events not written', { path: this.path, events: lost });
   }
@@ -225,7 +223,6 @@ export class FileOutput implements Output {
       await closeQuietly(file);
     }
     this.dirty = false;
-    this.reportUp();
     this.onFinished?.();
     this.onFinished = null;
   }
@@ -340,7 +337,6 @@ export class FileOutput implements Output {
     this.dirty = false;
     this.missingSince = null;
     this.clearTimer('graceTimer');
-    this.reportUp();
   }
 
   /** The output cannot write now: report it (once per distinct problem) and retry with backoff. */
@@ -351,7 +347,6 @@ export class FileOutput implements Output {
       this.problem = key;
       this.log.error(`${what}; retrying with backoff`, { path: this.path, code, err });
     }
-    this.reportUp();
     this.scheduleOpen(this.backoff.next());
   }
 
@@ -362,7 +357,6 @@ export class FileOutput implements Output {
       this.problem = null;
       this.log.info('file output recovered', { path: this.path });
     }
-    this.reportUp();
   }
 
   private scheduleOpen(delayMs: number): void {
@@ -542,7 +536,6 @@ export class FileOutput implements Output {
       this.meter.lost('shutdown', batch.remaining);
       this.inflight = null;
     }
-    this.meter.queued(this.pending());
   }
 
   private armFsync(): void {
@@ -579,13 +572,6 @@ export class FileOutput implements Output {
   }
 
   // ---- small helpers ------------------------------------------------------------------
-
-  private reportUp(): void {
-    const up = this.isUp();
-    if (up === this.upReported) return;
-    this.upReported = up;
-    this.meter.up(up);
-  }
 
   private clearTimer(which: 'openTimer' | 'graceTimer' | 'fsyncTimer' | 'checkTimer'): void {
     const timer = this[which];

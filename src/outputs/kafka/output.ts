@@ -93,7 +93,7 @@ export class KafkaOutput implements Output {
     registerSnappyCodec();
     this.name = config.name;
     this.metrics = deps.metrics;
-    this.meter = deps.metrics.forOutput(config.name);
+    this.meter = deps.metrics.forOutput(config.name, this);
     this.log = deps.logger.child({ output: config.name });
     this.core = new DeliveryCore(
       {
@@ -337,9 +337,7 @@ export class KafkaOutput implements Output {
 
   private setUp(up: boolean): void {
     if (up) this.troubleReported = false;
-    if (this.up === up) return;
     this.up = up;
-    this.meter.up(up);
   }
 
   // --- close --------------------------------------------------------------------------
@@ -360,6 +358,7 @@ export class KafkaOutput implements Output {
     await this.disconnect(Math.max(DISCONNECT_GRACE_MS, deadline - Date.now()));
     this.sockets.shutdown();
     this.setUp(false);
+    this.meter.release();
   }
 
   private async disconnect(graceMs: number): Promise<void> {

@@ -69,7 +69,7 @@ export class WebhookOutput implements Output {
     deps: OutputDeps,
   ) {
     this.name = config.name;
-    this.meter = deps.metrics.forOutput(config.name);
+    this.meter = deps.metrics.forOutput(config.name, this);
     this.retries = deps.metrics.webhookRetries.labels(config.name);
     this.log = deps.logger.child({ output: config.name, kind: this.kind });
     const batch = config.batch;
@@ -124,8 +124,6 @@ export class WebhookOutput implements Output {
   start(): void {
     if (this.started) return;
     this.started = true;
-    // Optimistic until attempts say otherwise: nothing has failed yet.
-    this.meter.up(true);
     this.core.wake();
   }
 
@@ -155,6 +153,7 @@ export class WebhookOutput implements Output {
     const dropped = await this.core.close(budgetMs);
     if (dropped > 0) this.log.warn('webhook output closed before everything was delivered', { dropped });
     await this.pool.destroy().catch(() => {});
+    this.meter.release();
   }
 
   /** Runs the attempts of one request; the core accounts its events exactly once. */
@@ -250,7 +249,6 @@ export class WebhookOutput implements Output {
     this.consecutiveFailures = 0;
     if (this.up) return;
     this.up = true;
-    this.meter.up(true);
     this.log.info('webhook receiver accepts events again');
   }
 
@@ -258,7 +256,6 @@ export class WebhookOutput implements Output {
     this.consecutiveFailures++;
     if (!this.up || this.consecutiveFailures < DOWN_AFTER_FAILURES) return;
     this.up = false;
-    this.meter.up(false);
     this.log.warn('webhook receiver is failing; output marked down', {
       consecutive_failures: this.consecutiveFailures,
     });
