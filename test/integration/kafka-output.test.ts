@@ -454,7 +454,7 @@ describe.skipIf(brokers === null)('KafkaOutput against a real broker', () => {
         timeoutMs: 30_000,
         what: 'connect failure logged',
       });
-      expect(String(line.error)).toMatch(why);
+      expect(String(line.err)).toMatch(why);
       expect(await h.gauge('output_up')).toBe(0);
       expect(h.output.isUp()).toBe(false);
       expect(h.output.pending()).toBe(5);
