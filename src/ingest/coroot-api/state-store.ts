@@ -4,6 +4,7 @@
  */
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { errnoCode } from '../../lib/errno.js';
 import type { Logger } from '../../log.js';
 import { isRecord } from '../fields.js';
 import { type AlertState, isAlertState } from './api-alert.js';
@@ -43,7 +44,7 @@ export class StateStore {
     try {
       text = await readFile(this.path, 'utf8');
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
+      const code = errnoCode(err);
       if (code !== 'ENOENT') {
         this.logger.error('cannot read the coroot_api state file; starting without it', {
           state_file: this.path,

@@ -4,6 +4,7 @@ import type { RecorderEvent } from '../../events/event.js';
 import { Backoff } from '../../lib/backoff.js';
 import type { Logger } from '../../log.js';
 import type { OutputMeter } from '../../metrics/registry.js';
+import { DropLogThrottle } from '../delivery/drop-log.js';
 import type { Output, OutputDeps } from '../output.js';
 import { WriteBatch } from './batch.js';
 import type { FileOutputConfig } from './config.js';
@@ -64,6 +65,8 @@ export class FileOutput implements Output {
   private readonly meter: OutputMeter;
   private readonly reopens: { inc(): void };
   private readonly log: Logger;
+  /** Throttles the buffer-full warning; the metric counts every drop. */
+  private readonly dropLog = new DropLogThrottle();
   private readonly recreateGraceMs: number;
   private readonly checkIntervalMs: number;
 
@@ -133,6 +136,13 @@ export class FileOutput implements Output {
     // In-flight lines count too: bufferSize bounds the memory this output holds.
     if (this.pending() >= this.config.bufferSize) {
       this.meter.lost('buffer_full');
+      const dropped = this.dropLog.note();
+      if (dropped > 0)
+        this.log.warn('file buffer full; dropping events', {
+          path: this.path,
+          dropped,
+          buffer_size: this.config.bufferSize,
+        });
       return false;
     }
     this.buffered.push(line);
