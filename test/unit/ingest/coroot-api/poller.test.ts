@@ -13,6 +13,7 @@ import { EventFactory } from '../../../../src/events/factory.js';
 import { CorootApiPoller } from '../../../../src/ingest/coroot-api/poller.js';
 import { Logger } from '../../../../src/log.js';
 import { Metrics } from '../../../../src/metrics/registry.js';
+import { DraftIntake } from '../../../../src/recorder/intake.js';
 import { Recorder } from '../../../../src/recorder/recorder.js';
 import { CollectingOutput } from '../../../helpers/collecting-output.js';
 import { FakeCoroot } from '../../../helpers/fake-coroot.js';
@@ -73,8 +74,7 @@ describe('CorootApiPoller', () => {
       ...opts.over,
     };
     const poller = new CorootApiPoller(config, {
-      recorder,
-      factory: new EventFactory('unit'),
+      sink: new DraftIntake(recorder, new EventFactory('unit')),
       metrics,
       logger,
     });
