@@ -40,6 +40,7 @@ export class Metrics {
   private readonly ingestRequestsCells = new CounterCells<'endpoint' | 'code'>();
   private readonly ingestDurationCells = new HistogramCells<'endpoint'>(INGEST_DURATION_BUCKETS);
   private readonly ingestRejectedCells = new CounterCells<'endpoint' | 'reason'>();
+  private readonly deduplicatedCells = new CounterCells<'source'>();
 
   readonly eventsReceived = new Counter({
     name: `${P}events_received_total`,
@@ -175,6 +176,13 @@ export class Metrics {
     registers: [this.registry],
     collect: cellsCollector(this.ingestRejectedCells),
   });
+  readonly eventsDeduplicated = new Counter({
+    name: `${P}events_deduplicated_total`,
+    help: 'Second copies of a notification within dedupe.window: answered 202, not recorded again.',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+    collect: cellsCollector(this.deduplicatedCells),
+  });
   readonly corootApiPolls = new Counter({
     name: `${P}coroot_api_polls_total`,
     help: 'Coroot API polls, by project and result.',
@@ -258,6 +266,10 @@ export class Metrics {
 
   droppedCell(reason: 'queue_full' | 'shutdown' | 'unserializable'): CounterCell {
     return this.droppedCells.cell({ reason });
+  }
+
+  deduplicatedCell(source: string): CounterCell {
+    return this.deduplicatedCells.cell({ source });
   }
 
   ingestRequestsCell(endpoint: string, code: string): CounterCell {

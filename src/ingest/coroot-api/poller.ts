@@ -156,9 +156,10 @@ export class CorootApiPoller {
       });
     }
     const state = this.state;
-    const diff = diffAlerts(state.alerts, listing.alerts, !state.initialized);
+    const diff = diffAlerts(state.alerts, listing.alerts, !state.initialized, state.suppressedAt);
     const deferred = this.recordChanges(diff, state);
     for (const { id, state: s } of diff.adopted) state.alerts.set(id, s);
+    this.rememberSuppressions(diff, state);
     if (diff.adopted.length > 0 || !state.initialized) this.dirty = true;
     state.initialized = true;
     if (listing.complete) this.forgetMissing(diff.missing, state);
@@ -204,6 +205,22 @@ export class CorootApiPoller {
       }
     }
     return 0;
+  }
+
+  /** Keeps `suppressedAt` to the alerts recorded as suppressed (see diffAlerts). */
+  private rememberSuppressions(diff: AlertsDiff, state: PollerState): void {
+    for (const { id, updatedAt } of diff.suppressed) {
+      if (state.alerts.get(id) === 'suppressed' && state.suppressedAt.get(id) !== updatedAt) {
+        state.suppressedAt.set(id, updatedAt);
+        this.dirty = true;
+      }
+    }
+    for (const id of state.suppressedAt.keys()) {
+      if (state.alerts.get(id) !== 'suppressed') {
+        state.suppressedAt.delete(id);
+        this.dirty = true;
+      }
+    }
   }
 
   private forgetMissing(missing: readonly string[], state: PollerState): void {

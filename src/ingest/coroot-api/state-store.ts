@@ -18,6 +18,8 @@ export interface PollerState {
    */
   initialized: boolean;
   alerts: Map<string, AlertState>;
+  /** `updated_at` of each alert recorded as suppressed, as seen then (diffAlerts' `suppressedAt`). */
+  suppressedAt: Map<string, number>;
 }
 
 /** What identifies the data a state file holds: another Coroot's or project's states must not be used. */
@@ -83,12 +85,15 @@ export class StateStore {
   async save(state: PollerState): Promise<void> {
     const alerts: Record<string, AlertState> = {};
     for (const [id, s] of state.alerts) alerts[id] = s;
+    const suppressedAt: Record<string, number> = {};
+    for (const [id, at] of state.suppressedAt) suppressedAt[id] = at;
     const text = `${JSON.stringify({
       version: FORMAT_VERSION,
       url: this.owner.url,
       project: this.owner.project,
       saved_at: new Date().toISOString(),
       alerts,
+      suppressed_updated_at: suppressedAt,
     })}\n`;
     await mkdir(dirname(this.path), { recursive: true });
     const tmp = `${this.path}.${process.pid}.tmp`;
@@ -110,7 +115,7 @@ export class StateStore {
 }
 
 function fresh(): PollerState {
-  return { initialized: false, alerts: new Map() };
+  return { initialized: false, alerts: new Map(), suppressedAt: new Map() };
 }
 
 type Decoded = { ok: true; state: PollerState } | { ok: false; foreign: boolean; error: string };
@@ -148,5 +153,13 @@ export function decodeState(text: string, owner: StateOwner): Decoded {
       };
     map.set(id, s);
   }
-  return { ok: true, state: { initialized: true, alerts: map } };
+  // Absent in files written before it existed: then an un-suppression reads as one, never as a reopen.
+  const suppressedAt = new Map<string, number>();
+  const marks = value.suppressed_updated_at;
+  if (isRecord(marks)) {
+    for (const [id, at] of Object.entries(marks)) {
+      if (typeof at === 'number' && Number.isFinite(at)) suppressedAt.set(id, at);
+    }
+  }
+  return { ok: true, state: { initialized: true, alerts: map, suppressedAt } };
 }
