@@ -12,6 +12,7 @@ import type { Logger } from './log.js';
 import { Metrics } from './metrics/registry.js';
 import type { Output } from './outputs/output.js';
 import { createOutput } from './outputs/registry.js';
+import { DraftIntake } from './recorder/intake.js';
 import { planReconcile, type RunningOutput } from './recorder/reconcile.js';
 import { Recorder } from './recorder/recorder.js';
 import { loadConfigFile } from './recorder-config/load.js';
@@ -49,6 +50,8 @@ export class Daemon {
   readonly metrics: Metrics;
   readonly recorder: Recorder;
   readonly factory: EventFactory;
+  /** Where ingest and the daemon hand drafts: stamped by `factory`, queued by `recorder`. */
+  private readonly intake: DraftIntake;
   private readonly server: IngestServer;
   private config: RecorderConfig;
   private running: RunningOutput[] = [];
@@ -74,6 +77,7 @@ export class Daemon {
       opts.logger.child({ component: 'recorder' }),
     );
     this.factory = new EventFactory(opts.config.instance);
+    this.intake = new DraftIntake(this.recorder, this.factory);
     this.server = new IngestServer({
       metrics: this.metrics,
       logger: opts.logger.child({ component: 'ingest' }),
@@ -227,7 +231,7 @@ export class Daemon {
       kept: names(plan.kept),
       reason: trigger,
     });
-    this.recorder.record(this.factory.stamp(draft));
+    this.intake.record(draft);
     logger.info('config reloaded', {
       trigger,
       config_hash: next.hash,
@@ -295,8 +299,7 @@ export class Daemon {
 
   private startPoller(config: CorootApiConfig): void {
     const poller = new CorootApiPoller(config, {
-      recorder: this.recorder,
-      factory: this.factory,
+      sink: this.intake,
       metrics: this.metrics,
       logger: this.opts.logger,
       version: this.opts.version,
@@ -357,7 +360,7 @@ export class Daemon {
       outputs: this.running.map((r) => r.output.name),
       ...(reason ? { reason } : {}),
     });
-    this.recorder.record(this.factory.stamp(draft));
+    this.intake.record(draft);
   }
 
   /**

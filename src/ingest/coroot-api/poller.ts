@@ -6,10 +6,9 @@
  * then persist the states.
  */
 import type { CorootApiConfig } from '../../config/coroot-api.js';
-import type { EventFactory } from '../../events/factory.js';
+import type { DraftSink } from '../../events/sink.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/registry.js';
-import type { Recorder } from '../../recorder/recorder.js';
 import { pollDelay } from './backoff.js';
 import { CorootApiClient, type FailureResult } from './client.js';
 import { type AlertsDiff, diffAlerts } from './diff.js';
@@ -31,8 +30,8 @@ import { type PollerState, StateStore } from './state-store.js';
 export type PollResult = 'ok' | 'queue_full' | 'error_state' | FailureResult;
 
 export interface CorootApiPollerDeps {
-  recorder: Recorder;
-  factory: EventFactory;
+  /** The recorder's intake: stamps and queues what the poller found. */
+  sink: DraftSink;
   metrics: Metrics;
   logger: Logger;
   /** For the User-Agent header. */
@@ -186,10 +185,10 @@ export class CorootApiPoller {
   private recordChanges(diff: AlertsDiff, state: PollerState): number {
     for (const [t, transition] of diff.transitions.entries()) {
       for (const [s, step] of transition.steps.entries()) {
-        const event = this.deps.factory.stamp(apiAlertDraft(transition.alert, step, this.draftContext));
-        // recordAll, not record: a refusal here is retried (like a 503 to a webhook
-        // sender), so it must not be counted in events_dropped_total as a loss.
-        if (this.deps.recorder.recordAll([event]) !== 'accepted') {
+        const draft = apiAlertDraft(transition.alert, step, this.draftContext);
+        // A refusal here is retried (like a 503 to a webhook sender), so it is not counted
+        // in events_dropped_total as a loss.
+        if (this.deps.sink.acceptAll([draft]) !== 'accepted') {
           let deferred = transition.steps.length - s;
           for (const rest of diff.transitions.slice(t + 1)) deferred += rest.steps.length;
           return deferred;
@@ -200,7 +199,7 @@ export class CorootApiPoller {
           alert: transition.alert.id,
           from: s === 0 ? transition.from : transition.steps[s - 1],
           to: step,
-          event: event.type,
+          event: draft.type,
         });
       }
     }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecorderEvent } from '../../events/event.js';
+import { ConditionWaiters } from '../../lib/condition.js';
 import type { Logger } from '../../log.js';
 import type { DropReason } from '../../metrics/drop-reason.js';
 import type { OutputMeter } from '../../metrics/registry.js';
@@ -85,7 +86,7 @@ export class DeliveryCore {
   private deadline = Number.POSITIVE_INFINITY;
   /** Backoff waits in progress, with the performance.now() at which each ends. */
   private readonly waits = new Map<AbortController, number>();
-  private idleWaiter: (() => void) | null = null;
+  private readonly settled = new ConditionWaiters();
   private closing: Promise<number> | null = null;
 
   constructor(
@@ -211,7 +212,7 @@ export class DeliveryCore {
     this.deadline = performance.now();
     this.cutWaits(true);
     this.poke?.();
-    const settled = await this.waitUntil(() => this.running === 0, budgetMs);
+    const settled = await this.settled.until(() => this.running === 0, budgetMs);
     this.budgetOver = true;
     this.retries = [];
     if (!settled) {
@@ -220,7 +221,7 @@ export class DeliveryCore {
       } catch (err) {
         this.log.error('aborting deliveries failed', { err });
       }
-      await this.waitUntil(() => this.running === 0, this.opts.settleMs ?? 0);
+      await this.settled.until(() => this.running === 0, this.opts.settleMs ?? 0);
     }
     const lost = await this.buffer.close();
     this.meter.lost('shutdown', lost);
@@ -233,7 +234,7 @@ export class DeliveryCore {
     this.batcher.flush();
     this.cutWaits(false);
     this.wake();
-    const drained = await this.waitUntil(() => this.isIdle(), budgetMs);
+    const drained = await this.settled.until(() => this.isIdle(), budgetMs);
     let lost = 0;
     if (!drained) {
       this.budgetOver = true;
@@ -247,7 +248,7 @@ export class DeliveryCore {
         this.log.error('aborting deliveries failed', { err });
       }
       this.cutWaits(true);
-      await this.waitUntil(() => this.running === 0, this.opts.settleMs ?? 0);
+      await this.settled.until(() => this.running === 0, this.opts.settleMs ?? 0);
     } else {
       await this.buffer.close();
     }
@@ -285,7 +286,7 @@ export class DeliveryCore {
       this.pumping = false;
       this.poke = null;
     }
-    this.notifyIfIdle();
+    this.settled.changed();
   }
 
   private launch(batch: DeliveryBatch): void {
@@ -306,7 +307,7 @@ export class DeliveryCore {
         this.running--;
         this.settle(batch, result);
         this.wake();
-        this.notifyIfIdle();
+        this.settled.changed();
       });
   }
 
@@ -347,27 +348,5 @@ export class DeliveryCore {
 
   private isIdle(): boolean {
     return this.buffer.length === 0 && this.running === 0;
-  }
-
-  /** True when `done()` holds within `ms`; re-checked whenever a delivery ends or the pump stops. */
-  private waitUntil(done: () => boolean, ms: number): Promise<boolean> {
-    if (done()) return Promise.resolve(true);
-    if (ms <= 0) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.idleWaiter = null;
-        resolve(false);
-      }, ms);
-      this.idleWaiter = () => {
-        if (!done()) return;
-        clearTimeout(timer);
-        this.idleWaiter = null;
-        resolve(true);
-      };
-    });
-  }
-
-  private notifyIfIdle(): void {
-    this.idleWaiter?.();
   }
 }

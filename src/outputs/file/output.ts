@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { RecorderEvent } from '../../events/event.js';
 import { Backoff } from '../../lib/backoff.js';
+import { ConditionWaiters } from '../../lib/condition.js';
 import type { Logger } from '../../log.js';
 import type { OutputMeter } from '../../metrics/registry.js';
 import { DropLogThrottle } from '../delivery/drop-log.js';
@@ -100,7 +101,7 @@ export class FileOutput implements Output {
   private stopped = false;
   private closePromise: Promise<void> | null = null;
   private onFinished: (() => void) | null = null;
-  private progressWaiters: Array<() => void> = [];
+  private readonly progress = new ConditionWaiters();
   /** `what:code` of the problem last logged, so a failing retry logs once, not every time. */
   private problem: string | null = null;
 
@@ -186,7 +187,7 @@ export class FileOutput implements Output {
     this.clearTimer('checkTimer');
     this.clearTimer('graceTimer');
     if (this.file) this.kick();
-    const drained = await this.waitUntil(() => this.pending() === 0, deadline);
+    const drained = await this.progress.until(() => this.pending() === 0, deadline - performance.now());
     // A write still running at the deadline accounts for its own lines when it returns;
     // waiting for it could exceed the budget without bound (a hung network filesystem).
     const abandonedOp = !drained && this.busy;
@@ -237,29 +238,6 @@ export class FileOutput implements Output {
     this.onFinished = null;
   }
 
-  private async waitUntil(condition: () => boolean, deadline: number): Promise<boolean> {
-    for (;;) {
-      if (condition()) return true;
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) return false;
-      await new Promise<void>((res) => {
-        const timer = setTimeout(done, remaining);
-        function done(): void {
-          clearTimeout(timer);
-          res();
-        }
-        this.progressWaiters.push(done);
-      });
-    }
-  }
-
-  private notifyProgress(): void {
-    if (this.progressWaiters.length === 0) return;
-    const waiters = this.progressWaiters;
-    this.progressWaiters = [];
-    for (const done of waiters) done();
-  }
-
   // ---- the I/O loop ---------------------------------------------------------------
 
   /** Schedules the loop once; everything asked for meanwhile is done in the same pass. */
@@ -277,14 +255,14 @@ export class FileOutput implements Output {
     this.busy = true;
     let healthy = true;
     try {
-      while (await this.step()) this.notifyProgress();
+      while (await this.step()) this.progress.changed();
     } catch (err) {
       // Every step handles its own I/O errors; this is a bug guard so no rejection escapes.
       healthy = false;
       this.log.error('file output loop failed', { path: this.path, err });
     } finally {
       this.busy = false;
-      this.notifyProgress();
+      this.progress.changed();
       if (healthy && this.hasWork()) this.kick();
     }
   }
