@@ -15,6 +15,7 @@ const draft = (n: number): EventDraft => ({
   type: 'alert_firing',
   fingerprint: n.toString(16).padStart(16, '0'),
   severity: 'critical',
+  dedupKey: `alert-${n}`,
   data: { alert: { n } },
 });
 

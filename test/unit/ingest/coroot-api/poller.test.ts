@@ -126,8 +126,7 @@ describe('CorootApiPoller', () => {
     // A restart reads the remembered updated_at from the state file: still no reopen.
     await r.poller.stop();
     const again = new CorootApiPoller(r.config, {
-      recorder: r.recorder,
-      factory: new EventFactory('unit'),
+      sink: new DraftIntake(r.recorder, new EventFactory('unit')),
       metrics: r.metrics,
       logger: new Logger('error', () => {}),
     });
