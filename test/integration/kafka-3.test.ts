@@ -16,16 +16,12 @@ import { testAlertEvent } from '../helpers/events.js';
 import { registrySum } from '../helpers/metrics.js';
 import { expectValidEvent } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
-import { KAFKA_PREVIOUS_VERSION, KafkaBroker, missingPrerequisites, SASL_USER } from '../kafka/broker.js';
+import { KAFKA_PREVIOUS_VERSION, KafkaBroker, SASL_USER } from '../kafka/broker.js';
+import { ownBrokerSkipReason } from '../kafka/context.js';
 import { createTopic } from '../kafka/topics.js';
 
 const kafka = inject('kafka');
-const skip =
-  kafka.brokers === null
-    ? kafka.skipReason
-    : process.env.REQUIRE_KAFKA === '1'
-      ? null
-      : missingPrerequisites(KAFKA_PREVIOUS_VERSION);
+const skip = ownBrokerSkipReason(kafka, KAFKA_PREVIOUS_VERSION);
 
 describe.skipIf(skip !== null)(`KafkaOutput against Kafka ${KAFKA_PREVIOUS_VERSION}`, () => {
   let broker: KafkaBroker | null = null;

@@ -28,8 +28,8 @@ import { testAlertEvent } from '../helpers/events.js';
 import { registrySum } from '../helpers/metrics.js';
 import { expectValidEvent } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
-import { type BrokerTls, freePorts, KafkaBroker, missingPrerequisites, SASL_USER } from '../kafka/broker.js';
-import { waitForKafka } from '../kafka/context.js';
+import { type BrokerTls, freePorts, KafkaBroker, SASL_USER } from '../kafka/broker.js';
+import { ownBrokerSkipReason, waitForKafka } from '../kafka/context.js';
 import { createTopic } from '../kafka/topics.js';
 
 const kafka = inject('kafka');
@@ -454,7 +454,7 @@ describe.skipIf(brokers === null)('KafkaOutput against a real broker', () => {
         timeoutMs: 30_000,
         what: 'connect failure logged',
       });
-      expect(String(line.error)).toMatch(why);
+      expect(String(line.err)).toMatch(why);
       expect(await h.gauge('output_up')).toBe(0);
       expect(h.output.isUp()).toBe(false);
       expect(h.output.pending()).toBe(5);
@@ -560,12 +560,7 @@ describe.skipIf(brokers === null)('KafkaOutput against a real broker', () => {
  * Stopping and starting a broker would disturb every other test using the suite broker,
  * so this one runs its own (test/kafka/broker.ts), on fixed ports and data across the restart.
  */
-const ownBrokerSkip =
-  kafka.brokers === null
-    ? kafka.skipReason
-    : process.env.REQUIRE_KAFKA === '1'
-      ? null
-      : missingPrerequisites();
+const ownBrokerSkip = ownBrokerSkipReason(kafka);
 
 describe.skipIf(ownBrokerSkip !== null)('KafkaOutput across a broker restart', () => {
   let broker: KafkaBroker | null = null;

@@ -2,6 +2,7 @@
  * Which events one poll produces: the difference between the alert states the poller
  * last recorded and what Coroot shows now. Pure, so every transition is unit-tested.
  */
+import { isCorootItself } from '../coroot/webhook.js';
 import { type AlertState, type ApiAlert, alertState } from './api-alert.js';
 
 /** One alert whose state changed: each step is one event, in order (open → alert_firing, closed → alert_resolved). */
@@ -23,9 +24,6 @@ export interface AlertsDiff {
    */
   suppressed: Array<{ id: string; updatedAt: number }>;
 }
-
-/** `resolved_by` of Coroot's own actors, who close alerts nobody was ever told about. */
-const SYSTEM_ACTORS: ReadonlySet<string> = new Set(['AI', 'init']);
 
 /**
  * @param known the states last recorded, by alert id
@@ -75,8 +73,9 @@ export function diffAlerts(
   return diff;
 }
 
+/** Closed by Coroot's own actors, who close alerts nobody was ever told about. */
 function neverAnnounced(alert: ApiAlert): boolean {
-  return alert.resolvedBy !== null && SYSTEM_ACTORS.has(alert.resolvedBy);
+  return isCorootItself(alert.resolvedBy);
 }
 
 /** Reads as open after having been suppressed, without a reopen (see diffAlerts). */

@@ -190,7 +190,12 @@ function parseAlert(record: JsonRecord): EventDraft {
  */
 export function alertResolution(resolvedBy: string | null): 'auto' | 'system' | 'manual' {
   if (resolvedBy === null) return 'auto';
-  return SYSTEM_ACTORS.has(resolvedBy) ? 'system' : 'manual';
+  return isCorootItself(resolvedBy) ? 'system' : 'manual';
+}
+
+/** Whether `resolved_by` names Coroot itself (`AI`, `init`) rather than a person. */
+export function isCorootItself(resolvedBy: string | null): boolean {
+  return resolvedBy !== null && SYSTEM_ACTORS.has(resolvedBy);
 }
 
 function alertIsFiring(status: string): boolean {

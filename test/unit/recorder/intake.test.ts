@@ -16,6 +16,7 @@ const draft = (n: number): EventDraft => ({
   fingerprint: n.toString(16).padStart(16, '0'),
   dedupKey: `intake-${n}`,
   severity: 'critical',
+  dedupKey: `alert-${n}`,
   data: { alert: { n } },
 });
 

@@ -106,6 +106,39 @@ describe('CorootApiPoller', () => {
     expect(saved.alerts).toEqual({ a00000000001: 'open', a00000000002: 'open', a00000000003: 'open' });
   });
 
+  it('an un-suppressed alert is no reopen, across polls and a restart; its later resolve is recorded', async () => {
+    const r = await rig({ login: false });
+    const id = 'u00000000001';
+    r.fake.open(id);
+    r.poller.start();
+    const okPolls = async (n: number): Promise<void> => {
+      const target = (await polls(r, 'ok')) + n;
+      await waitFor(async () => (await polls(r, 'ok')) >= target, { what: `${n} more polls` });
+    };
+    const seen = (): string[] =>
+      r.out.events.map((e) => `${e.type}:${(e.data.alert as { resolution: string | null }).resolution}`);
+    await waitFor(() => r.out.events.length === 1, { what: 'the firing event' });
+    r.fake.suppress(id, 'Jane Doe');
+    await waitFor(() => r.out.events.length === 2, { what: 'the suppression' });
+    r.fake.clearSuppression(id);
+    await okPolls(3);
+    expect(seen()).toEqual(['alert_firing:null', 'alert_resolved:suppressed']);
+    // A restart reads the remembered updated_at from the state file: still no reopen.
+    await r.poller.stop();
+    const again = new CorootApiPoller(r.config, {
+      sink: new DraftIntake(r.recorder, new EventFactory('unit')),
+      metrics: r.metrics,
+      logger: new Logger('error', () => {}),
+    });
+    r.poller = again;
+    again.start();
+    await okPolls(3);
+    expect(seen()).toEqual(['alert_firing:null', 'alert_resolved:suppressed']);
+    r.fake.resolve(id);
+    await waitFor(() => r.out.events.length === 3, { what: 'the resolve' });
+    expect(seen()).toEqual(['alert_firing:null', 'alert_resolved:suppressed', 'alert_resolved:auto']);
+  });
+
   it('logs in with the cookie, logs in again after a 401, and never logs a secret', async () => {
     const r = await rig();
     r.fake.open('k3v9q2m8x1za');
