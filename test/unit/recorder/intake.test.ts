@@ -14,7 +14,6 @@ const draft = (n: number): EventDraft => ({
   source: 'alertmanager',
   type: 'alert_firing',
   fingerprint: n.toString(16).padStart(16, '0'),
-  dedupKey: `intake-${n}`,
   severity: 'critical',
   dedupKey: `alert-${n}`,
   data: { alert: { n } },
