@@ -6,6 +6,7 @@ import {
   SEVERITIES,
   type Severity,
 } from '../events/event.js';
+import { errnoCode } from '../lib/errno.js';
 import type { MapReader } from './reader.js';
 
 /** Which events an output wants; `null` means "all". Filtered-out events are not drops. */
@@ -76,7 +77,7 @@ export function readPemFile(m: MapReader, key: string): string | null {
   try {
     return m.ctx.readTextFile(path);
   } catch (err) {
-    m.error(key, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    m.error(key, `cannot read ${path}: ${errnoCode(err) ?? 'error'}`);
     return null;
   }
 }

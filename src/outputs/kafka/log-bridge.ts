@@ -1,4 +1,5 @@
 import { type LogEntry, type logCreator, logLevel } from 'kafkajs';
+import { redactor } from '../../lib/redact.js';
 import type { LogFields, Logger, LogLevel } from '../../log.js';
 
 /**
@@ -79,14 +80,5 @@ export function mapLevel(level: logLevel): LogLevel {
   }
 }
 
-function scrubber(secrets: readonly string[]): (text: string) => string {
-  // Very short secrets would redact ordinary words; kafkajs never logs the password anyway,
-  // this is a second line of defence for realistic ones.
-  const active = secrets.filter((s) => s.length >= 4);
-  if (active.length === 0) return (text) => text;
-  return (text) => {
-    let out = text;
-    for (const s of active) if (out.includes(s)) out = out.split(s).join('<redacted>');
-    return out;
-  };
-}
+// kafkajs never logs the password; this is a second line of defence for realistic ones.
+const scrubber = (secrets: readonly string[]): ((text: string) => string) => redactor(secrets, 4);

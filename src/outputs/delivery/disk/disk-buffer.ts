@@ -19,6 +19,7 @@ import {
 } from 'node:fs';
 import { promisify } from 'node:util';
 import { Backoff } from '../../../lib/backoff.js';
+import { errnoCode } from '../../../lib/errno.js';
 import type { Logger } from '../../../log.js';
 import type { BufferedRecord, DeliveryBuffer, EventMeta } from '../buffer.js';
 import { Ledger } from './ledger.js';
@@ -592,8 +593,8 @@ export class DiskBuffer implements DeliveryBuffer {
         await closeAsync(this.readerFd.fd);
         this.readerFd = null;
       }
-      await unlinkAsync(segmentPath(this.options.dir, oldest.first)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err;
+      await unlinkAsync(segmentPath(this.options.dir, oldest.first)).catch((err: unknown) => {
+        if (errnoCode(err) !== 'ENOENT') throw err;
       });
       this.segments.shift();
       this.segmentTotal -= oldest.size;
@@ -838,6 +839,7 @@ async function fsyncDirAsync(dir: string): Promise<void> {
 }
 
 function errText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return e.code ? `${e.code}: ${e.message}` : String(e.message ?? err);
+  const code = errnoCode(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return code ? `${code}: ${message}` : message;
 }

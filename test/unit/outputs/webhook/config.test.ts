@@ -36,6 +36,7 @@ describe('webhook_outputs', () => {
       retryBackoffMs: 500,
       maxBackoffMs: 30_000,
       batch: null,
+      format: 'json',
       filter: { eventTypes: null, sources: null, minSeverity: null },
     });
   });
@@ -130,6 +131,26 @@ describe('webhook_outputs', () => {
       `${FILE}:6: webhook_outputs[0].batch.max_events: must be an integer between 1 and 1000000, got 0`,
       `${FILE}:6: webhook_outputs[0].batch.max_bytes: must be a size like 1MiB, 512KiB or a number of bytes (at least 2), got 1`,
       `${FILE}:7: webhook_outputs[0].retry_bakoff: unknown key (did you mean "retry_backoff"?)`,
+    ]);
+  });
+
+  it('format: json by default, cloudevents on request; ce- headers are then reserved', () => {
+    expect(
+      webhook('webhook_outputs:\n  - url: https://h.example.com/\n    format: cloudevents\n').format,
+    ).toBe('cloudevents');
+    // Under json a ce- header is an ordinary header.
+    expect(
+      webhook('webhook_outputs:\n  - url: https://h.example.com/\n    headers: { Ce-Team: sre }\n').headers,
+    ).toEqual({ 'Ce-Team': 'sre' });
+    expect(
+      errorsOf(
+        'webhook_outputs:\n  - url: https://h.example.com/\n    format: cloudevents\n    headers: { Ce-Id: x }\n',
+      ),
+    ).toEqual([
+      `${FILE}:4: webhook_outputs[0].headers.Ce-Id: cannot be set in headers with format: cloudevents (the output sets the ce- attributes)`,
+    ]);
+    expect(errorsOf('webhook_outputs:\n  - url: https://h.example.com/\n    format: xml\n')).toEqual([
+      `${FILE}:3: webhook_outputs[0].format: must be one of json, cloudevents, got "xml"`,
     ]);
   });
 
