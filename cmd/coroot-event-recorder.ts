@@ -109,7 +109,7 @@ async function main(): Promise<void> {
 
   const logger = new Logger(level);
   if (!loaded.ok) {
-    for (const issue of loaded.issues) logger.error('invalid configuration', { error: issue.toString() });
+    for (const issue of loaded.issues) logger.error('invalid configuration', { err: issue.toString() });
     process.exitCode = 1;
     return;
   }

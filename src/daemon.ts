@@ -12,6 +12,7 @@ import type { Logger } from './log.js';
 import { Metrics } from './metrics/registry.js';
 import type { Output } from './outputs/output.js';
 import { createOutput } from './outputs/registry.js';
+import { DraftIntake } from './recorder/intake.js';
 import { planReconcile, type RunningOutput } from './recorder/reconcile.js';
 import { Recorder } from './recorder/recorder.js';
 import { loadConfigFile } from './recorder-config/load.js';
@@ -30,11 +31,6 @@ export interface DaemonOptions {
 export type ReloadTrigger = 'watch' | 'signal' | 'http';
 
 /**
- * Wires config, recorder, outputs and the HTTP server together and owns their lifecycle:
- * start, shutdown with a drain budget, file reopen. The CLI only parses flags and
- * forwards signals here.
- */
-/**
  * The hash load.ts gives a zero-byte file. An in-place writer truncates before it writes,
  * and a reload in between would read a valid config with no outputs at all.
  */
@@ -45,10 +41,17 @@ function loadedIdentity(config: RecorderConfig): string {
   return canonicalJson({ ...config, file: '' });
 }
 
+/**
+ * Wires config, recorder, outputs and the HTTP server together and owns their lifecycle:
+ * start, shutdown with a drain budget, file reopen. The CLI only parses flags and
+ * forwards signals here.
+ */
 export class Daemon {
   readonly metrics: Metrics;
   readonly recorder: Recorder;
   readonly factory: EventFactory;
+  /** Where ingest and the daemon hand drafts: stamped by `factory`, queued by `recorder`. */
+  private readonly intake: DraftIntake;
   private readonly server: IngestServer;
   private config: RecorderConfig;
   private running: RunningOutput[] = [];
@@ -74,6 +77,7 @@ export class Daemon {
       opts.logger.child({ component: 'recorder' }),
     );
     this.factory = new EventFactory(opts.config.instance);
+    this.intake = new DraftIntake(this.recorder, this.factory);
     this.server = new IngestServer({
       metrics: this.metrics,
       logger: opts.logger.child({ component: 'ingest' }),
@@ -105,14 +109,6 @@ export class Daemon {
   get address(): AddressInfo {
     if (!this.boundAddress) throw new Error('not listening');
     return this.boundAddress;
-  }
-
-  get currentConfig(): RecorderConfig {
-    return this.config;
-  }
-
-  get outputs(): readonly Output[] {
-    return this.running.map((r) => r.output);
   }
 
   private async startInternal(): Promise<void> {
@@ -235,7 +231,7 @@ export class Daemon {
       kept: names(plan.kept),
       reason: trigger,
     });
-    this.recorder.record(this.factory.stamp(draft));
+    this.intake.record(draft);
     logger.info('config reloaded', {
       trigger,
       config_hash: next.hash,
@@ -295,23 +291,15 @@ export class Daemon {
         this.opts.logger.error('closing a removed output failed', { output: r.output.name, err }),
       )
       .finally(() => {
+        // The output gauges follow it out on their own (read at scrape time from live outputs).
         this.retiring.delete(done);
-        // A replacement with the same name shares the metric series: restore its gauges.
-        const successor = this.running.find((s) => s.output.name === r.output.name);
-        if (successor) {
-          this.metrics.outputUp.labels(r.output.name).set(successor.output.isUp() ? 1 : 0);
-          this.metrics.outputQueueCell(r.output.name).set(successor.output.pending());
-        } else {
-          this.metrics.removeOutput(r.output.name);
-        }
       });
     this.retiring.add(done);
   }
 
   private startPoller(config: CorootApiConfig): void {
     const poller = new CorootApiPoller(config, {
-      recorder: this.recorder,
-      factory: this.factory,
+      sink: this.intake,
       metrics: this.metrics,
       logger: this.opts.logger,
       version: this.opts.version,
@@ -372,7 +360,7 @@ export class Daemon {
       outputs: this.running.map((r) => r.output.name),
       ...(reason ? { reason } : {}),
     });
-    this.recorder.record(this.factory.stamp(draft));
+    this.intake.record(draft);
   }
 
   /**

@@ -4,6 +4,8 @@
  * transport threads into a process whose hot path must stay predictable.
  */
 
+import { errnoCode } from './lib/errno.js';
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFields = Record<string, unknown>;
@@ -23,10 +25,6 @@ export class Logger {
     },
     private readonly bound: LogFields = {},
   ) {
-    this.minRank = RANK[level];
-  }
-
-  setLevel(level: LogLevel): void {
     this.minRank = RANK[level];
   }
 
@@ -70,7 +68,7 @@ export class Logger {
 /** Errors have no enumerable fields; log their message (never the stack of user input). */
 function errorReplacer(_key: string, value: unknown): unknown {
   if (value instanceof Error) {
-    const code = (value as NodeJS.ErrnoException).code;
+    const code = errnoCode(value);
     return code ? { message: value.message, code } : { message: value.message };
   }
   return value;

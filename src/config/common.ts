@@ -6,6 +6,7 @@ import {
   SEVERITIES,
   type Severity,
 } from '../events/event.js';
+import { errnoCode } from '../lib/errno.js';
 import type { MapReader } from './reader.js';
 
 /** Which events an output wants; `null` means "all". Filtered-out events are not drops. */
@@ -76,7 +77,7 @@ export function readPemFile(m: MapReader, key: string): string | null {
   try {
     return m.ctx.readTextFile(path);
   } catch (err) {
-    m.error(key, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    m.error(key, `cannot read ${path}: ${errnoCode(err) ?? 'error'}`);
     return null;
   }
 }
@@ -91,8 +92,10 @@ export function readTls(parent: MapReader, key = 'tls'): TlsConfig | null {
     serverName: m.optionalString('server_name'),
     insecureSkipVerify: m.bool('insecure_skip_verify', false),
   };
-  if ((tls.cert === null) !== (tls.key === null) && m.ctx.issues.length === 0) {
-    m.error(tls.cert === null ? 'cert_file' : 'key_file', 'cert_file and key_file go together');
+  // Whether the keys are there, not whether their files could be read: an unreadable file is
+  // reported by readPemFile already, and an error elsewhere in the file must not hide this one.
+  if (m.has('cert_file') !== m.has('key_file')) {
+    m.error(m.has('cert_file') ? 'key_file' : 'cert_file', 'cert_file and key_file go together');
   }
   return tls;
 }

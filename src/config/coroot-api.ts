@@ -1,3 +1,4 @@
+import { parseHttpUrl } from '../lib/url.js';
 import type { MapReader } from './reader.js';
 
 /**
@@ -94,17 +95,10 @@ export function readCorootApi(m: MapReader): CorootApiConfig {
 function readBaseUrl(m: MapReader): string {
   const text = m.string('url', '', { required: true, nonEmpty: true });
   if (text === '') return 'http://invalid.invalid';
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    // The text may carry user:password@ (refused below, but only once it parses), possibly from ${VAR}.
-    m.error('url', 'must be an absolute http:// or https:// URL (value not shown: it may hold credentials)');
-    return 'http://invalid.invalid';
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    m.error('url', `must use http or https, got ${JSON.stringify(url.protocol.slice(0, -1))}`);
-  }
+  // The text may carry user:password@ (refused below, but only once it parses), possibly from ${VAR}.
+  const { url, error } = parseHttpUrl(text);
+  if (error !== null) m.error('url', error);
+  if (url === null) return 'http://invalid.invalid';
   if (url.username || url.password) {
     m.error('url', 'must not carry user:password@; use email and password (or password_file)');
   }

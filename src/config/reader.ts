@@ -10,6 +10,7 @@ import {
   type YAMLMap,
   type YAMLSeq,
 } from 'yaml';
+import { errnoCode } from '../lib/errno.js';
 import { expandEnv } from './env.js';
 import { parseByteSize, parseDuration } from './units.js';
 
@@ -360,7 +361,7 @@ export class MapReader {
       try {
         return this.ctx.readTextFile(path).replace(/\r?\n$/, '');
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code ?? 'error';
+        const code = errnoCode(err) ?? 'error';
         // A path taken from the environment is shown as written, like any expanded value.
         const node = this.nodeOf(fileKey);
         const raw = isScalar(node) ? node.value : undefined;

@@ -16,6 +16,7 @@ export const EVENT_TYPES = [
   'recorder_started',
   'recorder_stopped',
   'config_reloaded',
+  'unrecognized',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -42,6 +43,8 @@ export interface RecorderEvent {
   source: EventSource;
   type: EventType;
   fingerprint: string;
+  /** Same for two deliveries of one notification (docs/events.md "dedup_key"). */
+  dedup_key: string;
   data: JsonObject;
   /** Set by the parser (EventDraft.severity); lifecycle events and deployments are `info`. */
   readonly [SEVERITY]: Severity;
@@ -55,6 +58,8 @@ export interface EventDraft {
   source: EventSource;
   type: EventType;
   fingerprint: string;
+  /** 16 lowercase hex; what `dedupe` compares (docs/events.md "dedup_key"). */
+  dedupKey: string;
   data: JsonObject;
   /** Normalized severity, used by routing filters; not serialized separately (it lives in data). */
   severity: Severity;
@@ -79,14 +84,16 @@ export type CorootApplication = {
 
 export type CorootAlertDetail = { name: string; value: string; code: boolean };
 
-export type AlertResolution = 'auto' | 'manual' | 'suppressed';
+/** docs/events.md "data.alert" (`resolution`): `system` is Coroot itself (`AI`, `init`); `suppressed` only in pull mode. */
+export type AlertResolution = 'auto' | 'system' | 'manual' | 'suppressed';
 
 export type CorootAlert = {
   /** Coroot's alert id; null when the URL carries none (custom template, old Coroot). */
   id: string | null;
   project: CorootProject;
   application: CorootApplication | null;
-  rule: string;
+  /** Null when the payload has no `rule_name` (a custom field of that name makes Go drop it). */
+  rule: string | null;
   severity: Severity;
   status: 'firing' | 'resolved';
   summary: string | null;

@@ -22,6 +22,7 @@ export class EventFactory {
       source: draft.source,
       type: draft.type,
       fingerprint: draft.fingerprint,
+      dedup_key: draft.dedupKey,
       data: draft.data,
       [SEVERITY]: draft.severity,
     };

@@ -1,3 +1,4 @@
+import { uniqueDedupKey } from './dedup-key.js';
 import type { EventDraft, EventType } from './event.js';
 import { fingerprintOf } from './fingerprint.js';
 
@@ -30,6 +31,8 @@ export function lifecycleDraft(
     source: 'recorder',
     type,
     fingerprint: fingerprintOf(`recorder/${instance}`),
+    // Every start, stop and reload is news, never a copy of an earlier one.
+    dedupKey: uniqueDedupKey(),
     severity: 'info',
     data: { recorder },
   };

@@ -2,11 +2,17 @@
  * Alertmanager webhook payload (version "4") → one draft per alert (docs/events.md
  * "Normalized Alertmanager alert").
  */
-import type { AlertmanagerAlert, AlertmanagerGroup, EventDraft, StringMap } from '../events/event.js';
+import { dedupKeyOf } from '../events/dedup-key.js';
+import type {
+  AlertmanagerAlert,
+  AlertmanagerGroup,
+  EventDraft,
+  EventType,
+  StringMap,
+} from '../events/event.js';
 import { fingerprintOf, isFingerprint } from '../events/fingerprint.js';
 import { normalizeSeverity } from '../events/severity.js';
 import {
-  failure,
   invalid,
   invalidValue,
   isRecord,
@@ -19,6 +25,7 @@ import {
   typeName,
 } from './fields.js';
 import type { ParseResult } from './parse-result.js';
+import { reasonOf, refusal, unrecognizedDraft } from './unrecognized.js';
 
 const SUPPORTED_VERSION = '4';
 
@@ -28,6 +35,12 @@ const RFC3339_RE =
 /** Go's zero time.Time: Alertmanager's "not set" for endsAt. */
 const GO_ZERO_TIME_PREFIX = '0001-01-01T00:00:00';
 
+/**
+ * One draft per alert. A body that is not a webhook payload of version "4" is kept whole
+ * as one `unrecognized` draft; an alert of a good payload that cannot be read is kept as
+ * its own `unrecognized` draft beside the others (docs/events.md). Only a body that is not
+ * a JSON object is refused.
+ */
 export function parseAlertmanagerBody(body: unknown): ParseResult {
   if (!isRecord(body)) {
     return {
@@ -36,17 +49,43 @@ export function parseAlertmanagerBody(body: unknown): ParseResult {
     };
   }
   try {
-    checkVersion(own(body, 'version'));
-    const alerts = own(body, 'alerts');
-    if (!Array.isArray(alerts)) invalid('alerts', 'an array', alerts);
-    checkGroupFields(body);
-    const group = readGroup(body);
-    const drafts: EventDraft[] = [];
-    for (let i = 0; i < alerts.length; i++) drafts.push(parseAlert(alerts[i], `alerts[${i}]`, group));
+    let alerts: unknown[];
+    let group: AlertmanagerGroup;
+    try {
+      checkVersion(own(body, 'version'));
+      alerts = readAlertList(own(body, 'alerts'));
+      checkGroupFields(body);
+      group = readGroup(body);
+    } catch (error) {
+      return { ok: true, drafts: [unrecognizedDraft('alertmanager', body, reasonOf(error), PEER_KEYS)] };
+    }
+    const drafts: EventDraft[] = new Array(alerts.length);
+    for (let i = 0; i < alerts.length; i++) {
+      const item = alerts[i] as JsonRecord;
+      try {
+        drafts[i] = parseAlert(item, `alerts[${i}]`, group);
+      } catch (error) {
+        drafts[i] = unrecognizedDraft('alertmanager', item, reasonOf(error));
+      }
+    }
     return { ok: true, drafts };
   } catch (error) {
-    return failure(error);
+    return { ok: false, error: refusal(error) };
   }
+}
+
+/**
+ * Keys in which two Alertmanager peers' copies of one notification differ: each sends its
+ * own `--web.external-url`. Left out of the dedup key of an unrecognized payload.
+ */
+const PEER_KEYS = ['externalURL'];
+
+function readAlertList(alerts: unknown): unknown[] {
+  if (!Array.isArray(alerts)) invalid('alerts', 'an array', alerts);
+  for (let i = 0; i < alerts.length; i++) {
+    if (!isRecord(alerts[i])) invalid(`alerts[${i}]`, 'an object', alerts[i]);
+  }
+  return alerts;
 }
 
 function checkVersion(version: unknown): void {
@@ -85,8 +124,7 @@ function readGroup(body: JsonRecord): AlertmanagerGroup {
   };
 }
 
-function parseAlert(item: unknown, field: string, group: AlertmanagerGroup): EventDraft {
-  if (!isRecord(item)) invalid(field, 'an object', item);
+function parseAlert(item: JsonRecord, field: string, group: AlertmanagerGroup): EventDraft {
   const status = own(item, 'status');
   if (status !== 'firing' && status !== 'resolved') {
     invalidValue(`${field}.status`, 'one of "firing", "resolved"', status);
@@ -106,13 +144,34 @@ function parseAlert(item: unknown, field: string, group: AlertmanagerGroup): Eve
     generator_url: readString(item, 'generatorURL', `${field}.generatorURL`) || null,
     group,
   };
+  const type = status === 'firing' ? 'alert_firing' : 'alert_resolved';
   return {
     source: 'alertmanager',
-    type: status === 'firing' ? 'alert_firing' : 'alert_resolved',
+    type,
     fingerprint: isFingerprint(fingerprint) ? fingerprint : alertmanagerLabelsFingerprint(labels),
+    dedupKey: alertmanagerDedupKey(type, alert),
     data: { alert },
     severity: alert.severity,
   };
+}
+
+/**
+ * What one notification of this alert means, the same from every Alertmanager peer: the
+ * alert's identity, state and times, its labels and annotations, and which route sent it.
+ * Left out: the peer's own `externalURL`, and `generatorURL`, which names whichever
+ * Prometheus replica a peer heard from last.
+ */
+function alertmanagerDedupKey(type: EventType, alert: AlertmanagerAlert): string {
+  const meant = [
+    alert.fingerprint,
+    alert.starts_at,
+    alert.ends_at,
+    alert.labels,
+    alert.annotations,
+    alert.group.key,
+    alert.group.receiver,
+  ];
+  return dedupKeyOf('alertmanager', type, JSON.stringify(meant));
 }
 
 /** RFC 3339 as sent (nanoseconds kept); Go's zero time and absence both mean "not set". */

@@ -1,11 +1,10 @@
 /*
  * Typed reads from an untrusted, JSON.parse'd payload, shared by the webhook parsers.
- * A wrong value throws PayloadError, which each parser's entry point turns into
- * `{ ok: false }`: exceptions keep the happy path free of result checks, and only a
+ * A wrong value throws PayloadError, which each parser's entry point turns into an
+ * `unrecognized` draft (unrecognized.ts): exceptions keep the happy path free of result checks, and only a
  * request that is rejected pays for them.
  */
 import type { JsonObject, JsonValue, StringMap } from '../events/event.js';
-import type { ParseResult } from './parse-result.js';
 
 /** A parsed JSON object; only its own keys are ever read. */
 export type JsonRecord = { readonly [key: string]: unknown };
@@ -116,14 +115,14 @@ export function collectExtra(record: JsonRecord, known: ReadonlySet<string>): Js
  * thousand levels down: in the write loop, after the sender was told 202, losing the
  * event uncounted. No real custom field comes near this bound.
  */
-const MAX_EXTRA_DEPTH = 100;
+export const MAX_EXTRA_DEPTH = 100;
 
 /** Iterative, so the check itself cannot overflow the stack. */
-function nestedTooDeep(value: unknown): boolean {
+export function nestedTooDeep(value: unknown, maxDepth: number = MAX_EXTRA_DEPTH): boolean {
   if (typeof value !== 'object' || value === null) return false;
   const stack: Array<{ node: object; depth: number }> = [{ node: value, depth: 1 }];
   for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
-    if (top.depth > MAX_EXTRA_DEPTH) return true;
+    if (top.depth > maxDepth) return true;
     for (const child of Object.values(top.node)) {
       if (typeof child === 'object' && child !== null) stack.push({ node: child, depth: top.depth + 1 });
     }
@@ -142,11 +141,4 @@ function isJsonLike(value: unknown): boolean {
     default:
       return false;
   }
-}
-
-/** Converts what a parser threw into a result; anything but PayloadError is a bug, still not a throw. */
-export function failure(error: unknown, prefix = ''): ParseResult {
-  if (error instanceof PayloadError) return { ok: false, error: prefix + error.message };
-  const detail = error instanceof Error ? error.message : 'unknown error';
-  return { ok: false, error: `${prefix}payload could not be read: ${detail}` };
 }

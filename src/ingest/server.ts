@@ -17,11 +17,13 @@ import type { EventFactory } from '../events/factory.js';
 import type { Logger } from '../log.js';
 import type { CounterCell, HistogramCell } from '../metrics/cells.js';
 import type { IngestRejectReason, Metrics } from '../metrics/registry.js';
+import { Deduper } from '../recorder/dedupe.js';
 import type { Recorder } from '../recorder/recorder.js';
 import type { IngestEndpointConfig, RecorderConfig } from '../recorder-config/schema.js';
 import { checkAuth } from './auth.js';
 import { type BodyResult, isJsonContentType, readBody } from './body.js';
 import { alertmanagerEndpoint, corootEndpoint, type IngestEndpoint } from './endpoints.js';
+import { UnrecognizedLog } from './unrecognized.js';
 
 export interface Readiness {
   ready: boolean;
@@ -120,8 +122,12 @@ export class IngestServer {
   /** By path: each ingest endpoint with its metric cells. */
   private readonly endpoints: ReadonlyMap<string, { endpoint: IngestEndpoint; meter: EndpointMeter }>;
   private draining = false;
+  private readonly dedupe: Deduper;
+  private readonly unrecognized: UnrecognizedLog;
 
   constructor(private readonly deps: IngestServerDeps) {
+    this.dedupe = new Deduper(deps.metrics);
+    this.unrecognized = new UnrecognizedLog(deps.logger);
     const endpoints = [corootEndpoint, alertmanagerEndpoint];
     this.endpoints = new Map(
       endpoints.map((e) => [e.path, { endpoint: e, meter: new EndpointMeter(deps.metrics, e.name) }]),
@@ -408,17 +414,24 @@ export class IngestServer {
 
     const now = Date.now();
     const { factory } = this.deps;
-    const drafts = result.drafts;
+    const batch = this.dedupe.select(result.drafts, config.dedupe, now);
+    const drafts = batch.fresh;
     const events: RecorderEvent[] = new Array(drafts.length);
     for (let i = 0; i < drafts.length; i++) events[i] = factory.stamp(drafts[i] as EventDraft, now);
     const outcome = recorder.recordAll(events);
     switch (outcome) {
       case 'accepted':
+        this.dedupe.commit(batch, config.dedupe, now);
+        this.unrecognized.note(endpoint.name, drafts, now);
         this.answer(
           meter,
           started,
           res,
-          events.length === 1 ? ACCEPTED_ONE : jsonReply(202, { accepted: events.length }),
+          batch.copies > 0
+            ? jsonReply(202, { accepted: events.length, deduplicated: batch.copies })
+            : events.length === 1
+              ? ACCEPTED_ONE
+              : jsonReply(202, { accepted: events.length }),
         );
         return;
       case 'too_large':

@@ -18,9 +18,11 @@ export function backoffDelay(
 /**
  * How a wait is spread below its ceiling. `full`: uniform in [0, ceiling), spreads a herd
  * most (webhook retries). `equal`: uniform in [ceiling/2, ceiling], never retries at once
- * (Kafka reconnects). `none`: the ceiling itself (one local file, no herd to spread).
+ * (Kafka reconnects). `tenth`: uniform within ±10% of the ceiling, so pollers started together
+ * do not stay in step (Coroot API polls). `none`: the ceiling itself (one local file, no herd
+ * to spread).
  */
-export type Jitter = 'full' | 'equal' | 'none';
+export type Jitter = 'full' | 'equal' | 'tenth' | 'none';
 
 export function withJitter(ceiling: number, jitter: Jitter, random: () => number = Math.random): number {
   switch (jitter) {
@@ -28,6 +30,8 @@ export function withJitter(ceiling: number, jitter: Jitter, random: () => number
       return Math.floor(random() * ceiling);
     case 'equal':
       return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+    case 'tenth':
+      return Math.round(ceiling * (0.9 + 0.2 * random()));
     case 'none':
       return ceiling;
   }

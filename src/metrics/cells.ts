@@ -8,7 +8,7 @@
  * runs before any read (`registry.metrics()`, `metric.get()`). What a scrape shows is
  * therefore exactly what direct updates would have shown; only the bookkeeping moves.
  */
-import type { Counter, Gauge, Histogram, LabelValues } from 'prom-client';
+import type { Counter, Histogram, LabelValues } from 'prom-client';
 
 /** One counter series. */
 export class CounterCell {
@@ -52,55 +52,6 @@ export class CounterCells<T extends string> {
   }
 }
 
-/** One gauge series: the last value set wins, as with prom-client's own set. */
-export class GaugeCell {
-  value = 0;
-  /** Set since the series was last removed; a removed series stays absent until set again. */
-  present = false;
-  dirty = false;
-
-  set(value: number): void {
-    this.value = value;
-    this.present = true;
-    this.dirty = true;
-  }
-}
-
-/** The cells of one gauge; the series they own must be set only through them. */
-export class GaugeCells<T extends string> {
-  private readonly cells = new Map<string, { labels: LabelValues<T>; cell: GaugeCell }>();
-
-  /** Shared by everyone who sets this label set (e.g. an output and its replacement after a reload). */
-  cell(labels: LabelValues<T>): GaugeCell {
-    const key = seriesKey(labels);
-    let entry = this.cells.get(key);
-    if (!entry) {
-      entry = { labels, cell: new GaugeCell() };
-      this.cells.set(key, entry);
-    }
-    return entry.cell;
-  }
-
-  /** Removes the series from `gauge`; it comes back only when its cell is set again. */
-  remove(gauge: Gauge<T>, labels: LabelValues<T>): void {
-    const entry = this.cells.get(seriesKey(labels));
-    if (entry) {
-      entry.cell.present = false;
-      entry.cell.dirty = false;
-    }
-    gauge.remove(labels);
-  }
-
-  /** From the gauge's `collect` hook. */
-  flush(gauge: Gauge<T>): void {
-    for (const { labels, cell } of this.cells.values()) {
-      if (!cell.dirty) continue;
-      cell.dirty = false;
-      if (cell.present) gauge.set(labels, cell.value);
-    }
-  }
-}
-
 /** One histogram series: counts per bucket (the last slot is above every bound), sum and count. */
 export class HistogramCell {
   readonly counts: Float64Array;
@@ -122,7 +73,11 @@ export class HistogramCell {
   }
 }
 
-/** The per-series record prom-client 15 keeps for a histogram (its `hashMap` values). */
+/**
+ * The per-series record prom-client keeps for a histogram (its private `hashMap` values),
+ * as in prom-client 15.1.3: package.json pins that exact version, so an upgrade is a
+ * deliberate change that test/unit/metrics/cells.test.ts checks.
+ */
 interface HistogramEntry {
   labels: object;
   bucketValues: Record<string, number>;

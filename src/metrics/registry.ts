@@ -1,12 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import {
-  type CounterCell,
-  CounterCells,
-  type GaugeCell,
-  GaugeCells,
-  type HistogramCell,
-  HistogramCells,
-} from './cells.js';
+import { type CounterCell, CounterCells, type HistogramCell, HistogramCells } from './cells.js';
 import { type DropReason, FAILED_REASONS } from './drop-reason.js';
 
 /**
@@ -39,10 +32,15 @@ export class Metrics {
   private readonly outputEventsCells = new CounterCells<'output' | 'result'>();
   private readonly outputDropsCells = new CounterCells<'output' | 'reason'>();
   private readonly outputBytesCells = new CounterCells<'output'>();
-  private readonly outputQueueCells = new GaugeCells<'output'>();
+  /**
+   * Every output that exists, running or retiring (closing after a reload removed or
+   * replaced it), in creation order: the output gauges are read from them at scrape time.
+   */
+  private readonly outputSources: OutputGaugeSource[] = [];
   private readonly ingestRequestsCells = new CounterCells<'endpoint' | 'code'>();
   private readonly ingestDurationCells = new HistogramCells<'endpoint'>(INGEST_DURATION_BUCKETS);
   private readonly ingestRejectedCells = new CounterCells<'endpoint' | 'reason'>();
+  private readonly deduplicatedCells = new CounterCells<'source'>();
 
   readonly eventsReceived = new Counter({
     name: `${P}events_received_total`,
@@ -94,7 +92,15 @@ export class Metrics {
     help: "Events in an output's own buffer, not yet written, failed or dropped.",
     labelNames: ['output'] as const,
     registers: [this.registry],
-    collect: cellsCollector(this.outputQueueCells),
+    // Summed over outputs of one name: a replaced output still draining and its successor
+    // share the counters, so both hold part of what `pending` means in the invariant.
+    collect: () => {
+      const gauge = this.outputQueueLength;
+      gauge.reset();
+      const sums = new Map<string, number>();
+      for (const s of this.outputSources) sums.set(s.name, (sums.get(s.name) ?? 0) + s.pending());
+      for (const [output, n] of sums) gauge.set({ output }, n);
+    },
   });
   /** Buffers whose size `output_buffer_bytes` reports, read at scrape time (one per output name). */
   private readonly buffers = new Map<string, BufferGauge>();
@@ -123,6 +129,12 @@ export class Metrics {
     help: 'Whether an output can deliver now (1) or not (0).',
     labelNames: ['output'] as const,
     registers: [this.registry],
+    // The newest output of a name wins: after a reload the successor, not the one retiring.
+    collect: () => {
+      const gauge = this.outputUp;
+      gauge.reset();
+      for (const s of this.outputSources) gauge.set({ output: s.name }, s.isUp() ? 1 : 0);
+    },
   });
   readonly webhookRetries = new Counter({
     name: `${P}webhook_retries_total`,
@@ -164,6 +176,13 @@ export class Metrics {
     registers: [this.registry],
     collect: cellsCollector(this.ingestRejectedCells),
   });
+  readonly eventsDeduplicated = new Counter({
+    name: `${P}events_deduplicated_total`,
+    help: 'Second copies of a notification within dedupe.window: answered 202, not recorded again.',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+    collect: cellsCollector(this.deduplicatedCells),
+  });
   readonly corootApiPolls = new Counter({
     name: `${P}coroot_api_polls_total`,
     help: 'Coroot API polls, by project and result.',
@@ -204,7 +223,6 @@ export class Metrics {
     }
   }
 
-  /** The per-output counters, pre-bound to the output's label. */
   /** Reports `buffer` as the buffer of `output` until `untrackBuffer` with the same buffer. */
   trackBuffer(output: string, buffer: BufferGauge): void {
     this.buffers.set(output, buffer);
@@ -224,14 +242,22 @@ export class Metrics {
     }
   }
 
-  forOutput(output: string): OutputMeter {
-    return new OutputMeter(this, output);
-  }
-
-  /** Forget an output's series when it is removed by a reload, so /metrics does not grow forever. */
-  removeOutput(output: string): void {
-    this.outputQueueCells.remove(this.outputQueueLength, { output });
-    this.outputUp.remove({ output });
+  /**
+   * The per-output counters, pre-bound to the output's label. `source` is read for
+   * `output_up` and `output_queue_length` at every scrape until `OutputMeter.release()`
+   * (the end of the output's close), so a removed output's series go with it.
+   */
+  forOutput(output: string, source: OutputState): OutputMeter {
+    const entry: OutputGaugeSource = {
+      name: output,
+      isUp: () => source.isUp(),
+      pending: () => source.pending(),
+    };
+    this.outputSources.push(entry);
+    return new OutputMeter(this, output, () => {
+      const at = this.outputSources.indexOf(entry);
+      if (at !== -1) this.outputSources.splice(at, 1);
+    });
   }
 
   receivedCell(source: string, type: string): CounterCell {
@@ -240,6 +266,10 @@ export class Metrics {
 
   droppedCell(reason: 'queue_full' | 'shutdown' | 'unserializable'): CounterCell {
     return this.droppedCells.cell({ reason });
+  }
+
+  deduplicatedCell(source: string): CounterCell {
+    return this.deduplicatedCells.cell({ source });
   }
 
   ingestRequestsCell(endpoint: string, code: string): CounterCell {
@@ -265,11 +295,16 @@ export class Metrics {
   outputBytesCell(output: string): CounterCell {
     return this.outputBytesCells.cell({ output });
   }
+}
 
-  /** Shared by every output of that name, so after a reload the last one to set it wins. */
-  outputQueueCell(output: string): GaugeCell {
-    return this.outputQueueCells.cell({ output });
-  }
+/** What the output gauges read from an output when /metrics is scraped. */
+export interface OutputState {
+  isUp(): boolean;
+  pending(): number;
+}
+
+interface OutputGaugeSource extends OutputState {
+  readonly name: string;
 }
 
 /** A `collect` hook that hands a metric's cells to it; prom-client calls it with the metric as `this`. */
@@ -295,24 +330,24 @@ export class OutputMeter {
   private readonly failedCounter: CounterCell;
   private readonly droppedCounter: CounterCell;
   private readonly bytesCounter: CounterCell;
-  private readonly queueGauge: GaugeCell;
-  private readonly upGauge;
   private readonly durationHistogram;
   private readonly dropCounters = new Map<DropReason, CounterCell>();
 
   constructor(
     private readonly metrics: Metrics,
     readonly output: string,
+    private readonly onRelease: () => void,
   ) {
     this.writtenCounter = metrics.outputEventsCell(output, 'written');
     this.failedCounter = metrics.outputEventsCell(output, 'failed');
     this.droppedCounter = metrics.outputEventsCell(output, 'dropped');
     this.bytesCounter = metrics.outputBytesCell(output);
-    this.queueGauge = metrics.outputQueueCell(output);
-    this.upGauge = metrics.outputUp.labels(output);
     this.durationHistogram = metrics.outputSendDuration.labels(output);
-    this.queueGauge.set(0);
-    this.upGauge.set(0);
+  }
+
+  /** The output is closed: its gauges are no longer read (a successor of the same name keeps its own). Idempotent. */
+  release(): void {
+    this.onRelease();
   }
 
   written(events: number, bytes: number): void {
@@ -337,14 +372,6 @@ export class OutputMeter {
 
   untrackBuffer(buffer: BufferGauge): void {
     this.metrics.untrackBuffer(this.output, buffer);
-  }
-
-  queued(events: number): void {
-    this.queueGauge.set(events);
-  }
-
-  up(isUp: boolean): void {
-    this.upGauge.set(isUp ? 1 : 0);
   }
 
   /** Seconds, as prom-client histograms expect. */

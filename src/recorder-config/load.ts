@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument } from 'yaml';
 import { ConfigIssue, MapReader, ReadContext } from '../config/reader.js';
+import { errnoCode } from '../lib/errno.js';
 import { type RecorderConfig, readRecorderConfig, TOP_LEVEL_KEYS } from './schema.js';
 
 export type LoadResult = { ok: true; config: RecorderConfig } | { ok: false; issues: ConfigIssue[] };
@@ -64,7 +65,7 @@ export async function loadConfigFile(file: string, opts: LoadOptions = {}): Prom
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    const code = errnoCode(err) ?? 'error';
     return {
       ok: false,
       issues: [new ConfigIssue(resolve(file), null, '', `cannot read the config file: ${code}`)],

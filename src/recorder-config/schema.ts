@@ -6,6 +6,7 @@ import {
   checkCorootApiUnique,
   readCorootApi,
 } from '../config/coroot-api.js';
+import { type DedupeConfig, readDedupe } from '../config/dedupe.js';
 import { hideUserinfo, type MapReader } from '../config/reader.js';
 import { readServer, type ServerConfig } from '../config/server.js';
 import { OUTPUT_TYPES, type OutputConfig } from '../outputs/registry.js';
@@ -29,6 +30,8 @@ export interface RecorderConfig {
   onQueueFull: 'reject' | 'drop';
   shutdownTimeoutMs: number;
   maxBodyBytes: number;
+  /** Second copies of one notification (HA peers, retries) are recorded once. */
+  dedupe: DedupeConfig;
   ingest: IngestConfig;
   /** Every output of every type, in file order. Names are unique. */
   outputs: OutputConfig[];
@@ -69,6 +72,7 @@ export const TOP_LEVEL_KEYS = [
   'on_queue_full',
   'shutdown_timeout',
   'max_body_bytes',
+  'dedupe',
   'ingest',
   ...OUTPUT_TYPES.map((t) => t.section),
 ];
@@ -109,6 +113,7 @@ export function readRecorderConfig(root: MapReader, file: string, hash: string):
     onQueueFull: root.oneOf('on_queue_full', ['reject', 'drop'] as const, DEFAULTS.onQueueFull),
     shutdownTimeoutMs: root.duration('shutdown_timeout', DEFAULTS.shutdownTimeoutMs),
     maxBodyBytes: root.byteSize('max_body_bytes', DEFAULTS.maxBodyBytes, { min: 1 }),
+    dedupe: readDedupe(root),
     ingest: { coroot: endpoint('coroot'), alertmanager: endpoint('alertmanager'), corootApi: [] },
     outputs: [],
     referencedFiles: [],

@@ -8,6 +8,7 @@ import {
   SEVERITY,
 } from '../events/event.js';
 import { serializeEvent } from '../events/serialize.js';
+import type { AcceptResult } from '../events/sink.js';
 import { RingQueue } from '../lib/ring-queue.js';
 import type { Logger } from '../log.js';
 import type { CounterCell } from '../metrics/cells.js';
@@ -20,7 +21,7 @@ export interface OutputSlot {
   readonly filter: OutputFilter;
 }
 
-export type RecordResult = 'accepted' | 'queue_full' | 'too_large' | 'stopped';
+export type RecordResult = AcceptResult;
 
 /**
  * A turn of the loop hands over everything queued when it began, in slices of this many

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { errnoCode } from '../lib/errno.js';
 import type { Logger } from '../log.js';
 import type { OutputConfig } from '../outputs/registry.js';
 import { wants } from '../recorder/recorder.js';
@@ -84,7 +85,7 @@ export async function checkInputs(files: readonly string[], output: OutputConfig
       await access(file, constants.R_OK);
       if (!(await stat(file)).isFile()) return `cannot read ${file}: not a regular file`;
     } catch (err) {
-      return `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+      return `cannot read ${file}: ${errnoCode(err) ?? (err as Error).message}`;
     }
     if (output.type === 'file' && resolve(file) === resolve(output.path)) {
       return `output "${output.name}" appends to ${file}, which is one of the files to replay; replay into another output`;
@@ -172,7 +173,7 @@ export async function replay(req: ReplayRequest, progress: ProgressSnapshot): Pr
       }
     } catch (err) {
       summary.unreadable++;
-      const code = (err as NodeJS.ErrnoException).code;
+      const code = errnoCode(err);
       req.note(
         `${file}: read stopped after line ${lastLine}: ${(err as Error).message}${code ? ` (${code})` : ''}`,
       );

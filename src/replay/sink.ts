@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecorderEvent } from '../events/event.js';
 import type { Logger } from '../log.js';
 import { Metrics } from '../metrics/registry.js';
+import { memorySpec } from '../outputs/delivery/open-buffer.js';
 import type { Output } from '../outputs/output.js';
 import type { OutputConfig } from '../outputs/registry.js';
 import { createOutput } from '../outputs/registry.js';
@@ -29,10 +30,20 @@ export function outputCapacity(config: OutputConfig): number {
     case 'file':
       return config.bufferSize;
     case 'webhook':
-      return config.queueSize;
+      return config.buffer?.type === 'memory' ? config.buffer.maxEvents : config.queueSize;
     case 'kafka':
-      return config.bufferSize;
+      return config.buffer?.type === 'memory' ? config.buffer.maxEvents : config.bufferSize;
   }
+}
+
+/**
+ * The output's config for replay: a delivering output gets a memory buffer in every case.
+ * A disk buffer's folder belongs to the daemon (locked while it runs, delivered by it after a
+ * restart): replay must neither wait for that lock nor leave replayed events behind in it.
+ */
+export function replayConfig(config: OutputConfig): OutputConfig {
+  if (config.type === 'file') return config;
+  return { ...config, buffer: memorySpec(outputCapacity(config)) };
 }
 
 /**
@@ -53,7 +64,11 @@ export class ReplaySink {
     deps: { logger: Logger; version: string },
   ) {
     this.metrics = new Metrics(deps.version, { defaultMetrics: false });
-    this.output = createOutput(config, { metrics: this.metrics, logger: deps.logger, version: deps.version });
+    this.output = createOutput(replayConfig(config), {
+      metrics: this.metrics,
+      logger: deps.logger,
+      version: deps.version,
+    });
     this.window = Math.max(1, Math.min(MAX_WINDOW, outputCapacity(config)));
   }
 

@@ -14,7 +14,9 @@ export const ALERT_BODY = readFileSync(join(ROOT, 'test/bench/coroot-alert.json'
 /** The file output every daemon of scenarios 2-5 has, as in production (fsync: interval). */
 export const FILE_OUTPUT_YAML = 'file_outputs:\n  - path: ./events.jsonl\n    fsync: interval\n';
 /** Big enough that the recorder queue never refuses a request in these benches. */
-export const QUEUE_YAML = 'queue_size: 65536\nmax_body_bytes: 1MiB\n';
+// The benches post the same few bodies again and again: with dedupe on, all but the first
+// would be answered as copies and never written. dedup_key is still computed for each.
+export const QUEUE_YAML = 'queue_size: 65536\nmax_body_bytes: 1MiB\ndedupe: { window: 0s }\n';
 
 /** The JSONL file of FILE_OUTPUT_YAML. */
 export function eventsFile(daemon: DaemonProcess): string {

@@ -34,6 +34,7 @@ export function prebuiltEvents(n: number): RecorderEvent[] {
       source: 'coroot',
       type: i % 2 ? 'alert_firing' : 'alert_resolved',
       fingerprint: i.toString(16).padStart(16, '0'),
+      dedupKey: i.toString(16).padStart(16, '0'),
       severity: 'warning',
       data: { alert: { n: i } },
     }),

@@ -41,6 +41,11 @@ export interface AlertmanagerOptions {
   bearerToken?: string;
   /** Alertmanager's `group_by`; default `[alertname]`. */
   groupBy?: string[];
+  /**
+   * More receivers, each notified of every group as well (a route with `continue: true` per
+   * receiver), e.g. a second recorder with another configuration.
+   */
+  moreWebhookUrls?: string[];
 }
 
 /** What Alertmanager's API v2 says about an alert. */
@@ -75,18 +80,31 @@ function configYaml(opts: AlertmanagerOptions): string {
   const auth = opts.bearerToken
     ? `        http_config:\n          authorization:\n            type: Bearer\n            credentials: ${JSON.stringify(opts.bearerToken)}\n`
     : '';
+  const more = opts.moreWebhookUrls ?? [];
+  const routes =
+    more.length === 0
+      ? ''
+      : `  routes:\n${['recorder', ...more.map((_, i) => `recorder-${i + 1}`)]
+          .map((name) => `    - receiver: ${name}\n      continue: true\n`)
+          .join('')}`;
+  const receivers = more
+    .map(
+      (url, i) =>
+        `  - name: recorder-${i + 1}\n    webhook_configs:\n      - url: ${JSON.stringify(url)}\n        send_resolved: true\n`,
+    )
+    .join('');
   return `route:
   receiver: recorder
   group_by: ${JSON.stringify(opts.groupBy ?? ['alertname'])}
   group_wait: 1s
   group_interval: 1s
   repeat_interval: 1h
-receivers:
+${routes}receivers:
   - name: recorder
     webhook_configs:
       - url: ${JSON.stringify(opts.webhookUrl)}
         send_resolved: true
-${auth}`;
+${auth}${receivers}`;
 }
 
 /** Starts Alertmanager and resolves once /-/ready answers; retries once on a port taken in between. */
@@ -99,11 +117,63 @@ export async function startAlertmanager(opts: AlertmanagerOptions): Promise<Runn
   await mkdir(join(dir, 'data'));
   for (let attempt = 1; ; attempt++) {
     try {
-      return await launch(bin, configFile, join(dir, 'data'), await freePort());
+      // Empty: no gossip cluster (it would bind 9094 and look for peers).
+      return await launch(bin, configFile, join(dir, 'data'), await freePort(), [
+        '--cluster.listen-address=',
+      ]);
     } catch (err) {
       if (attempt >= 2) throw err;
     }
   }
+}
+
+/**
+ * An HA pair (or more) as operators run it: every peer gossips with the others on a
+ * loopback cluster port (`--cluster.listen-address`, `--cluster.peer`; the advertise address
+ * is given because Alertmanager refuses to guess one for 127.0.0.1) and notifies the same
+ * receivers. Resolves once every peer is ready and sees all the others.
+ */
+export async function startAlertmanagerCluster(
+  opts: AlertmanagerOptions,
+  size = 2,
+): Promise<RunningAlertmanager[]> {
+  const bin = alertmanagerBinary();
+  if (bin === null) throw new Error(`${BINARY} not found: apt-get install prometheus-alertmanager`);
+  const dir = await tempDir('cer-am-cluster-');
+  const configFile = join(dir, 'alertmanager.yml');
+  await writeFile(configFile, configYaml(opts));
+  const clusterPorts: number[] = [];
+  for (let i = 0; i < size; i++) clusterPorts.push(await freePort());
+  const peers: RunningAlertmanager[] = [];
+  try {
+    for (let i = 0; i < size; i++) {
+      const storage = join(dir, `data-${i}`);
+      await mkdir(storage);
+      const own = `127.0.0.1:${clusterPorts[i]}`;
+      const args = [
+        `--cluster.listen-address=${own}`,
+        `--cluster.advertise-address=${own}`,
+        ...clusterPorts.filter((_, j) => j !== i).map((p) => `--cluster.peer=127.0.0.1:${p}`),
+      ];
+      peers.push(await launch(bin, configFile, storage, await freePort(), args));
+    }
+    await waitFor(
+      async () => {
+        for (const peer of peers) {
+          const status = (await (await fetch(`${peer.url}/api/v2/status`)).json()) as {
+            cluster?: { status?: string; peers?: unknown[] };
+          };
+          if (status.cluster?.status !== 'ready' || status.cluster.peers?.length !== size) return false;
+        }
+        return true;
+      },
+      { timeoutMs: 90_000, intervalMs: 200, what: 'the Alertmanager cluster to settle' },
+    );
+  } catch (err) {
+    await Promise.all(peers.map((p) => p.stop()));
+    throw new Error(`${(err as Error).message}\n${peers.map((p) => p.output()).join('\n---\n')}`);
+  }
+  return peers;
 }
 
 async function launch(
@@ -111,6 +181,7 @@ async function launch(
   configFile: string,
   storage: string,
   port: number,
+  clusterArgs: readonly string[],
 ): Promise<RunningAlertmanager> {
   const url = `http://127.0.0.1:${port}`;
   const proc = spawn(
@@ -120,8 +191,7 @@ async function launch(
       `--storage.path=${storage}`,
       `--web.listen-address=127.0.0.1:${port}`,
       `--web.external-url=${url}`,
-      // Empty: no gossip cluster (it would bind 9094 and look for peers).
-      '--cluster.listen-address=',
+      ...clusterArgs,
       '--log.level=debug',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },

@@ -37,6 +37,7 @@ export function testAlertEvent(seq: number, opts: TestAlertOptions = {}): Record
     source: 'coroot',
     type: 'alert_firing',
     fingerprint: opts.fingerprint ?? '0123456789abcdef',
+    dedupKey: seq.toString(16).padStart(16, '0'),
     severity: 'warning',
     data: { alert },
   });

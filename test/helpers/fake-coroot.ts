@@ -126,6 +126,16 @@ export class FakeCoroot {
     this.update(id, { manually_resolved_at: null, suppressed: false, updated_at: Date.now() });
   }
 
+  /**
+   * ClearSuppression (a suppressed check alert whose condition cleared): the flag and
+   * resolved_by cleared, `updated_at` untouched, `resolved_at` still unset.
+   */
+  clearSuppression(id: string): void {
+    const alert = this.get(id);
+    delete alert.resolved_by;
+    this.update(id, { suppressed: false });
+  }
+
   /** Forgets every session, as a Coroot restart or a 7-day expiry does: the next request gets 401. */
   expireSessions(): void {
     this.sessions.clear();

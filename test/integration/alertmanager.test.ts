@@ -10,6 +10,7 @@ import {
   alertmanagerAvailable,
   type RunningAlertmanager,
   startAlertmanager,
+  startAlertmanagerCluster,
 } from '../helpers/alertmanager.js';
 import { type RunningDaemon, startDaemon } from '../helpers/daemon.js';
 import { sampleSum, scrape } from '../helpers/metrics.js';
@@ -23,6 +24,7 @@ type Ev = {
   type: string;
   source: string;
   fingerprint: string;
+  dedup_key: string;
   data: { alert?: Record<string, unknown> & { labels?: Record<string, string> } };
 };
 
@@ -143,6 +145,8 @@ file_outputs:
 instance: it-am-tiny
 queue_size: 1
 on_queue_full: reject
+# The flood repeats one body to keep the queue full: every copy must be recorded.
+dedupe: { window: 0s }
 file_outputs:
   - path: ./out/events.jsonl
     fsync: none
@@ -229,5 +233,102 @@ file_outputs:
       // Refused with 503 means retried by the sender, not lost: nothing counted as dropped.
       expect(sampleSum(metrics, `${M}events_dropped_total`)).toBe(0);
     }, 150_000);
+  });
+
+  describe('two clustered peers notifying the recorder (HA)', () => {
+    // Recorder A keeps the default dedupe; recorder B keeps every copy (window 0s), so the
+    // test sees that both peers really delivered, and that without dedupe copies appear.
+    let a: RunningDaemon;
+    let b: RunningDaemon;
+    let peers: RunningAlertmanager[];
+    const NAMES = ['HaDiskFull', 'HaHighLatency'] as const;
+    const labels = (name: string): Record<string, string> => ({ alertname: name, severity: 'warning' });
+    // Prometheus sends the same alert, startsAt included, to every peer.
+    const startsAt = new Date(Date.now() - 60_000).toISOString();
+    const fileOf = (d: RunningDaemon): string => join(d.dir, 'out/events.jsonl');
+    const requests = async (d: RunningDaemon): Promise<number> =>
+      sampleSum(await scrape(d.baseUrl), `${M}ingest_requests_total`, {
+        endpoint: 'alertmanager',
+        code: '202',
+      });
+    const count = (list: Ev[], type: string, name: string): number =>
+      list.filter((e) => e.type === type && e.data.alert?.name === name).length;
+    const postToAll = async (alerts: Parameters<RunningAlertmanager['postAlerts']>[0]): Promise<void> => {
+      await Promise.all(peers.map((p) => p.postAlerts(alerts)));
+    };
+
+    beforeAll(async () => {
+      a = await startDaemon('instance: it-am-ha\nfile_outputs:\n  - path: ./out/events.jsonl\n');
+      b = await startDaemon(
+        'instance: it-am-ha-nodedupe\ndedupe: { window: 0s }\nfile_outputs:\n  - path: ./out/events.jsonl\n',
+      );
+      peers = await startAlertmanagerCluster({
+        webhookUrl: `${a.baseUrl}/api/v1/alertmanager`,
+        moreWebhookUrls: [`${b.baseUrl}/api/v1/alertmanager`],
+      });
+    }, 120_000);
+    afterAll(async () => {
+      await Promise.all((peers ?? []).map((p) => p.stop()));
+      await a?.stop();
+      await b?.stop();
+    });
+
+    it("records exactly one firing and one resolved event per alert; without dedupe both peers' copies appear", async () => {
+      await postToAll(NAMES.map((name) => ({ labels: labels(name), startsAt })));
+      // The first peer notifies after group_wait; the second waits its turn (peer_timeout, 15 s)
+      // and checks the gossiped notification log first. Resolving before that turn is how
+      // the operator's measurement went: the second peer then sends its firing after the
+      // resolve, and its resolve after that.
+      const firstFirings = async (d: RunningDaemon): Promise<boolean> => {
+        const list = await events(fileOf(d));
+        return NAMES.every((name) => count(list, 'alert_firing', name) >= 1);
+      };
+      await waitFor(async () => (await firstFirings(a)) && (await firstFirings(b)), {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+        what: 'the first peer to notify both recorders',
+      });
+      const endsAt = new Date().toISOString();
+      await postToAll(NAMES.map((name) => ({ labels: labels(name), startsAt, endsAt })));
+      // Both peers' firing and resolved copies: 4 requests per alert to each recorder.
+      await waitFor(
+        async () => (await requests(a)) >= 4 * NAMES.length && (await requests(b)) >= 4 * NAMES.length,
+        { timeoutMs: 150_000, intervalMs: 500, what: "both peers' firing and resolved notifications" },
+      );
+      const withDedupe = await events(fileOf(a));
+      const withoutDedupe = await waitFor(async () => {
+        const list = await events(fileOf(b));
+        return list.length >= 4 * NAMES.length ? list : null;
+      });
+      for (const name of NAMES) {
+        expect(
+          [count(withDedupe, 'alert_firing', name), count(withDedupe, 'alert_resolved', name)],
+          name,
+        ).toEqual([1, 1]);
+        expect(
+          [count(withoutDedupe, 'alert_firing', name), count(withoutDedupe, 'alert_resolved', name)],
+          name,
+        ).toEqual([2, 2]);
+      }
+      // B got one copy from each peer (their external URLs), A recorded the first of each.
+      const externalUrls = new Set(
+        withoutDedupe.map(
+          (e) => (e.data.alert?.group as { external_url?: string } | undefined)?.external_url,
+        ),
+      );
+      expect(externalUrls).toEqual(new Set(peers.map((p) => p.url)));
+      const metricsA = await scrape(a.baseUrl);
+      // Every request past the first firing and the first resolve of each alert was a copy.
+      const requestsA = sampleSum(metricsA, `${M}ingest_requests_total`, {
+        endpoint: 'alertmanager',
+        code: '202',
+      });
+      expect(requestsA).toBeGreaterThanOrEqual(4 * NAMES.length);
+      expect(sampleSum(metricsA, `${M}events_deduplicated_total`, { source: 'alertmanager' })).toBe(
+        requestsA - 2 * NAMES.length,
+      );
+      expect(sampleSum(await scrape(b.baseUrl), `${M}events_deduplicated_total`)).toBe(0);
+      for (const e of withDedupe) expect(e.dedup_key).toMatch(/^[0-9a-f]{16}$/);
+    }, 300_000);
   });
 });

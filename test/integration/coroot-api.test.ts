@@ -200,7 +200,7 @@ file_outputs:
             l.msg === 'coroot api poll failed' &&
             l.project === PROJECT &&
             l.result === result &&
-            message.test(String(l.error)),
+            message.test(String(l.err)),
         ),
         `${result} logged`,
       ).toBe(true);

@@ -5,7 +5,6 @@
  * failures never exhaust; a 4xx is still `rejected`; a second process cannot open the
  * same buffer.
  */
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import type { WebhookOutputConfig } from '../../src/outputs/webhook/config.js';
 import { WebhookOutput } from '../../src/outputs/webhook/output.js';
 import { parseConfigText } from '../../src/recorder-config/load.js';
 import { ROOT, tempDir } from '../helpers/daemon.js';
+import { feedAndKill } from '../helpers/disk-buffer.js';
 import { testAlertEvent } from '../helpers/events.js';
 import { registrySum } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/wait.js';
@@ -135,24 +135,7 @@ describe('disk-buffered webhook output', () => {
     const url = await receiver.start();
     const dataDir = await tempDir('cer-diskhook-');
     const config = diskWebhookConfig(url);
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(ROOT, 'test/helpers/disk-webhook-child.ts'), dataDir, url, '2000'],
-      {
-        cwd: ROOT,
-        env: { ...process.env, WEBHOOK_CONFIG: JSON.stringify(config) },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    await waitFor(() => /committed (\d+)/.exec(out), { timeoutMs: 30_000, what: 'child committed' });
-    expect(out).toContain('committed 2000');
-    const exited = new Promise((r) => child.on('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+    await feedAndKill('webhook', config, dataDir, 2000);
 
     // The killed process's lock is stale: this process takes the buffer over.
     receiver.status = 200;

@@ -9,16 +9,12 @@ import { connect } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
-import { KafkaBroker, missingPrerequisites } from '../kafka/broker.js';
+import { KafkaBroker } from '../kafka/broker.js';
+import { ownBrokerSkipReason } from '../kafka/context.js';
 import { createTopic } from '../kafka/topics.js';
 
 const kafka = inject('kafka');
-const skip =
-  kafka.brokers === null
-    ? kafka.skipReason
-    : process.env.REQUIRE_KAFKA === '1'
-      ? null
-      : missingPrerequisites();
+const skip = ownBrokerSkipReason(kafka);
 
 function client(address: string): Kafka {
   return new Kafka({ brokers: [address], clientId: 'outage-test', logLevel: logLevel.NOTHING });

@@ -4,24 +4,32 @@
  * accounting invariant of docs/metrics.md exactly: sent = written + failed + dropped + pending.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { TlsConfig } from '../../src/config/common.js';
 import type { CorootAlert, RecorderEvent } from '../../src/events/event.js';
 import { serializeEvent } from '../../src/events/serialize.js';
 import { Logger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics/registry.js';
-import { KAFKA_OUTPUT_DEFAULTS, type KafkaOutputConfig } from '../../src/outputs/kafka/config.js';
+import {
+  KAFKA_OUTPUT_DEFAULTS,
+  type KafkaOutputConfig,
+  type KafkaSaslMechanism,
+} from '../../src/outputs/kafka/config.js';
 import { KafkaOutput } from '../../src/outputs/kafka/output.js';
 import { registerSnappyCodec } from '../../src/outputs/kafka/snappy.js';
 import { Recorder } from '../../src/recorder/recorder.js';
+import { makeCa } from '../helpers/certs.js';
 import { CollectingOutput } from '../helpers/collecting-output.js';
-import type { LogLine } from '../helpers/daemon.js';
+import { type LogLine, tempDir } from '../helpers/daemon.js';
 import { testAlertEvent } from '../helpers/events.js';
 import { registrySum } from '../helpers/metrics.js';
 import { expectValidEvent } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
-import { freePorts, KafkaBroker, missingPrerequisites, SASL_USER } from '../kafka/broker.js';
-import { waitForKafka } from '../kafka/context.js';
+import { type BrokerTls, freePorts, KafkaBroker, SASL_USER } from '../kafka/broker.js';
+import { ownBrokerSkipReason, waitForKafka } from '../kafka/context.js';
 import { createTopic } from '../kafka/topics.js';
 
 const kafka = inject('kafka');
@@ -399,6 +407,121 @@ describe.skipIf(brokers === null)('KafkaOutput against a real broker', () => {
     });
   });
 
+  describe.skipIf(kafka.tls === null)('TLS against the broker (SSL with mutual TLS, SASL_SSL)', () => {
+    // The suite broker's certificate names only kafka.test (no IP), so every connection to
+    // 127.0.0.1 verifies only with server_name; the SSL listener requires a client certificate.
+    const brokerTls = kafka.tls as BrokerTls;
+    const pem = (file: string): string => readFileSync(file, 'utf8');
+    const tls = (over: Partial<TlsConfig> = {}): TlsConfig => ({
+      ca: pem(brokerTls.caFile),
+      cert: null,
+      key: null,
+      serverName: brokerTls.serverName,
+      insecureSkipVerify: false,
+      ...over,
+    });
+    const clientCert = (): Partial<TlsConfig> => ({
+      cert: pem(brokerTls.certFile),
+      key: pem(brokerTls.keyFile),
+    });
+    const sasl = (mechanism: KafkaSaslMechanism = 'scram-sha-512') => ({
+      mechanism,
+      username: SASL_USER.username,
+      password: SASL_USER.password,
+    });
+
+    async function delivers(over: Partial<KafkaOutputConfig>): Promise<void> {
+      const topic = await newTopic(admin, 1);
+      const h = harness({ topic, ...over });
+      h.output.start();
+      h.send(10);
+      const got = await consume(address, topic, 10);
+      for (const m of got) expectWellFormed(m);
+      expect(await h.expectInvariant()).toEqual({ written: 10, failed: 0, dropped: 0, pending: 0 });
+      expect(await h.gauge('output_up')).toBe(1);
+    }
+
+    /**
+     * The output cannot connect: it says why (the TLS reason), stays down, keeps the events
+     * buffered, writes nothing to the topic; close counts them dropped{shutdown}.
+     */
+    async function refused(over: Partial<KafkaOutputConfig>, why: RegExp): Promise<void> {
+      const topic = await newTopic(admin, 1);
+      const h = harness({ topic, ...over });
+      h.output.start();
+      h.send(5);
+      const line = await waitFor(() => h.logs.find((l) => l.msg.includes('cannot connect')), {
+        timeoutMs: 30_000,
+        what: 'connect failure logged',
+      });
+      expect(String(line.err)).toMatch(why);
+      expect(await h.gauge('output_up')).toBe(0);
+      expect(h.output.isUp()).toBe(false);
+      expect(h.output.pending()).toBe(5);
+      expect(await messagesIn(admin, topic)).toBe(0);
+      await h.output.close(200);
+      expect(await h.expectInvariant()).toEqual({ written: 0, failed: 0, dropped: 5, pending: 0 });
+      expect(await h.drops('shutdown')).toBe(5);
+    }
+
+    it('mutual TLS: CA, client certificate and server_name deliver', async () => {
+      await delivers({ brokers: [kafka.sslBrokers as string], tls: tls(clientCert()) });
+    });
+
+    it('mutual TLS: without the client certificate the broker refuses the handshake', async () => {
+      await refused(
+        { brokers: [kafka.sslBrokers as string], tls: tls() },
+        /certificate|alert|socket|closed|ECONNRESET/i,
+      );
+    });
+
+    it.each(['plain', 'scram-sha-256', 'scram-sha-512'] as const)(
+      'SASL %s over TLS delivers',
+      async (mechanism) => {
+        await delivers({ brokers: [kafka.saslSslBrokers as string], tls: tls(), sasl: sasl(mechanism) });
+      },
+    );
+
+    it('a CA that did not sign the broker certificate: refused, events kept, nothing written', async () => {
+      const dir = await tempDir('cer-kafka-tls-');
+      await makeCa(dir, 'other', 'some other CA');
+      await refused(
+        {
+          brokers: [kafka.saslSslBrokers as string],
+          tls: tls({ ca: pem(join(dir, 'other.pem')) }),
+          sasl: sasl(),
+        },
+        /certificate/i,
+      );
+    });
+
+    it('no server_name: the certificate (kafka.test) does not match 127.0.0.1, refused', async () => {
+      await refused(
+        { brokers: [kafka.saslSslBrokers as string], tls: tls({ serverName: null }), sasl: sasl() },
+        /altnames|does not match/i,
+      );
+    });
+
+    it('a server_name the certificate does not name: refused', async () => {
+      await refused(
+        { brokers: [kafka.saslSslBrokers as string], tls: tls({ serverName: 'other.test' }), sasl: sasl() },
+        /altnames|does not match/i,
+      );
+    });
+
+    it('insecure_skip_verify accepts a certificate no configured CA vouches for (and any name)', async () => {
+      await delivers({
+        brokers: [kafka.saslSslBrokers as string],
+        tls: tls({ ca: null, serverName: null, insecureSkipVerify: true }),
+        sasl: sasl(),
+      });
+    });
+
+    it('TLS to a plaintext listener fails instead of falling back to plaintext', async () => {
+      await refused({ brokers: [address], tls: tls() }, /.+/);
+    });
+  });
+
   it('a broker unreachable at start: start returns at once, other outputs get everything, the buffer fills and drops are counted', async () => {
     const [deadPort] = await freePorts(1);
     const h = new Harness({ brokers: [`127.0.0.1:${deadPort}`], topic: 'nowhere', bufferSize: 50 });
@@ -433,12 +556,7 @@ describe.skipIf(brokers === null)('KafkaOutput against a real broker', () => {
  * Stopping and starting a broker would disturb every other test using the suite broker,
  * so this one runs its own (test/kafka/broker.ts), on fixed ports and data across the restart.
  */
-const ownBrokerSkip =
-  kafka.brokers === null
-    ? kafka.skipReason
-    : process.env.REQUIRE_KAFKA === '1'
-      ? null
-      : missingPrerequisites();
+const ownBrokerSkip = ownBrokerSkipReason(kafka);
 
 describe.skipIf(ownBrokerSkip !== null)('KafkaOutput across a broker restart', () => {
   let broker: KafkaBroker | null = null;

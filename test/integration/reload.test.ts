@@ -609,6 +609,83 @@ describe('reconciling outputs while events stream', () => {
   );
 });
 
+describe('output gauges across a reload', () => {
+  it('an output replaced by a same-named one: one series per gauge, the invariant holds while the old one drains and after', async () => {
+    // The old receiver never answers, so the old output still holds its events when it is replaced.
+    const hanging = createHttpServer(() => {});
+    const ok = createHttpServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200).end());
+    });
+    for (const server of [hanging, ok]) await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+    cleanups.push(async () => {
+      hanging.closeAllConnections();
+      ok.closeAllConnections();
+      await Promise.all([hanging, ok].map((server) => new Promise((res) => server.close(res))));
+    });
+    const urlOf = (server: HttpServer): string =>
+      `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`;
+    const config = (url: string): string =>
+      `instance: same-name\nshutdown_timeout: 2s\nwebhook_outputs:\n  - name: hook\n    url: ${url}\n    workers: 1\n    timeout: 30s\n`;
+    const d = await start(config(urlOf(hanging)));
+    const gauges = async (): Promise<{ up: string[]; queue: string[]; invariant: number[] }> => {
+      const text = await scrape(d.baseUrl);
+      const lines = text.split('\n');
+      const outcome = (result: string): number =>
+        sampleSum(text, `${M}output_events_total`, { output: 'hook', result });
+      const queue = sampleSum(text, `${M}output_queue_length`, { output: 'hook' });
+      return {
+        up: lines.filter((l) => l.startsWith(`${M}output_up{`)),
+        queue: lines.filter((l) => l.startsWith(`${M}output_queue_length{`)),
+        // Every event goes to the one output: received = written + failed + dropped + pending.
+        invariant: [
+          sampleSum(text, `${M}events_received_total`),
+          outcome('written') + outcome('failed') + outcome('dropped') + queue,
+        ],
+      };
+    };
+
+    for (let i = 0; i < 5; i++)
+      expect((await post(`${d.baseUrl}/api/v1/coroot`, alert(`old ${i}`))).status).toBe(202);
+    // recorder_started and the 5 alerts, all held by the old output.
+    await waitFor(async () => (await gauges()).queue[0] === `${M}output_queue_length{output="hook"} 6`, {
+      what: 'six events held by the old output',
+    });
+
+    await writeFile(d.configPath, config(urlOf(ok)));
+    expect((await fetch(`${d.baseUrl}/-/reload`, { method: 'POST' })).status).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await post(`${d.baseUrl}/api/v1/coroot`, alert(`new ${i}`))).status).toBe(202);
+    // config_reloaded and the 3 new alerts reach the new receiver while the old output still drains.
+    const during = await waitFor(
+      async () => {
+        const text = await scrape(d.baseUrl);
+        return sampleSum(text, `${M}output_events_total`, { output: 'hook', result: 'written' }) === 4
+          ? gauges()
+          : null;
+      },
+      { what: 'the new output delivering' },
+    );
+    expect(during.up).toEqual([`${M}output_up{output="hook"} 1`]);
+    expect(during.queue).toEqual([`${M}output_queue_length{output="hook"} 6`]);
+    expect(during.invariant[0]).toBe(during.invariant[1]);
+
+    // The old output gives up its six at the end of its 2 s budget; the series stay, now the successor's alone.
+    const after = await waitFor(
+      async () => {
+        const text = await scrape(d.baseUrl);
+        return sampleSum(text, `${M}output_drops_total`, { output: 'hook', reason: 'shutdown' }) === 6
+          ? gauges()
+          : null;
+      },
+      { what: 'the old output retired', timeoutMs: 20_000 },
+    );
+    expect(after.up).toEqual([`${M}output_up{output="hook"} 1`]);
+    expect(after.queue).toEqual([`${M}output_queue_length{output="hook"} 0`]);
+    expect(after.invariant).toEqual([10, 10]);
+  });
+});
+
 describe('live settings', () => {
   it('a changed password_file is picked up: the old password stops working, the new one works', async () => {
     const secrets = await tempDir('cer-secrets-');

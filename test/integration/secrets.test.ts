@@ -367,7 +367,7 @@ kafka_outputs:
     }
     const echoed = daemon.logs.find((l) => l.msg === 'coroot api poll failed' && l.project === 'echo400');
     // The echo went into the message, with the password taken out.
-    expect(String(echoed?.error)).toContain('<redacted>');
+    expect(String(echoed?.err)).toContain('<redacted>');
 
     // A reload that changes passwords: the ingest password file and an inline webhook password.
     await writeFile(join(dir, 'ingest-basic.pass'), `${s.ingestBasicReloaded}\n`);

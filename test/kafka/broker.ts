@@ -1,6 +1,6 @@
 /**
  * A real single-node Apache Kafka (KRaft) for tests, the bench and `npm run kafka:start`
- * (docs/architecture.md "Tests").
+ * (docs/operations.md "Kafka brokers, TLS and the kafkajs client").
  * The jars come from Maven Central through test/kafka/pom.xml, copied once per version into
  * a cache folder outside the repo (`<cache>/kafka-<version>/lib`); each broker runs from its
  * own folder on free loopback ports.

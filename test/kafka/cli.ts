@@ -24,6 +24,7 @@ import {
   kafkaHome,
   missingPrerequisites,
   SASL_USER,
+  TLS_SERVER_NAME,
 } from './broker.js';
 
 const DATA_DIR = join(kafkaHome(), 'dev-broker');
@@ -33,6 +34,9 @@ function printAddress(state: BrokerState): void {
   console.log(`KAFKA_BROKERS=127.0.0.1:${state.port}`);
   console.error(
     `Kafka ${state.version} is running (pid ${state.pid}); SASL (PLAIN/SCRAM, user ${SASL_USER.username}, password ${SASL_USER.password}) on 127.0.0.1:${state.saslPort}. Stop it with: npm run kafka:stop`,
+  );
+  console.error(
+    `TLS (tls.ca_file: ${join(state.dir, 'tls', 'ca.pem')}, tls.server_name: ${TLS_SERVER_NAME}): SASL_SSL on 127.0.0.1:${state.saslSslPort}; SSL on 127.0.0.1:${state.sslPort} wants a client certificate (tls/client.pem, tls/client.key)`,
   );
 }
 

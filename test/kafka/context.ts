@@ -3,7 +3,7 @@
  * how a test waits for the broker the setup boots in the background.
  */
 import { readFile } from 'node:fs/promises';
-import type { BrokerTls } from './broker.js';
+import { type BrokerTls, missingPrerequisites } from './broker.js';
 
 export interface KafkaProvided {
   /** `host:port` of a PLAINTEXT listener, or null when Kafka tests must skip. */
@@ -51,4 +51,15 @@ export async function waitForKafka(kafka: KafkaProvided, timeoutMs = 180_000): P
       throw new Error(`the suite's Kafka broker was not ready after ${timeoutMs / 1000}s`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Why a test file that starts its own broker (to stop it, or another version) must skip, or
+ * null: the suite's own reason when it has no broker; with an external broker
+ * (KAFKA_BROKERS), whether this machine can run one, unless REQUIRE_KAFKA=1 says it must.
+ */
+export function ownBrokerSkipReason(kafka: KafkaProvided, version?: string): string | null {
+  if (kafka.brokers === null) return kafka.skipReason;
+  if (process.env.REQUIRE_KAFKA === '1') return null;
+  return missingPrerequisites(version);
 }

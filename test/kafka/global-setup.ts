@@ -1,5 +1,5 @@
 /**
- * vitest globalSetup: one Kafka broker for the whole run (docs/architecture.md "Tests"), shared by every
+ * vitest globalSetup: one Kafka broker for the whole run (docs/operations.md "Kafka brokers, TLS and the kafkajs client"), shared by every
  * test file through `inject('kafka')`.
  *
  * - Started only when the run selects a test file that needs it (needsBroker in

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BASIC_AUTH_KEYS, FILTER_KEYS } from '../../src/config/common.js';
 import { COROOT_API_KEYS } from '../../src/config/coroot-api.js';
+import { DEDUPE_KEYS } from '../../src/config/dedupe.js';
 import { SERVER_AUTH_KEYS, SERVER_KEYS, SERVER_TLS_KEYS } from '../../src/config/server.js';
 import { OUTPUT_TYPES } from '../../src/outputs/registry.js';
 import { INGEST_ENDPOINT_KEYS, TOP_LEVEL_KEYS } from '../../src/recorder-config/schema.js';
@@ -52,6 +53,7 @@ const KNOWN_LISTS = new Set([
   'SERVER_KEYS',
   'SERVER_TLS_KEYS',
   'SERVER_AUTH_KEYS',
+  'DEDUPE_KEYS',
 ]);
 const NOT_CONFIG_KEYS = new Set(['KAFKA_KEYS']);
 
@@ -71,6 +73,7 @@ const SECTIONS: Array<{ heading: string; keys: string[] }> = [
       ...prefixed('auth.basic_auth', BASIC_AUTH_KEYS),
     ],
   },
+  { heading: '## `dedupe`', keys: [...DEDUPE_KEYS] },
   { heading: '## `ingest`', keys: [...INGEST_KEYS] },
   {
     heading: '### `ingest.coroot` and `ingest.alertmanager`',

@@ -44,7 +44,7 @@ function undocumented(md: string): string[] {
 describe('docs/events.md vs the event JSON Schema', () => {
   it('names every schema property and every source and type', () => {
     expect(propertyNames(schema).size).toBeGreaterThan(30);
-    expect(enumOf('type').length).toBe(8);
+    expect(enumOf('type').length).toBe(9);
     expect(undocumented(markdown)).toEqual([]);
   });
 

@@ -16,7 +16,8 @@ import { createScanner } from 'typescript/unstable/ast/scanner';
  * import each other and no cycle between parts is possible.
  */
 export const LAYERS: readonly (readonly string[])[] = [
-  ['version', 'events', 'lib', 'log'],
+  ['version', 'lib'],
+  ['events', 'log'],
   ['metrics'],
   ['config'],
   ['outputs'],

@@ -39,7 +39,12 @@ export interface ApiAlert {
   resolvedBy: string | null;
   report: string | null;
   durationMs: number | null;
+  /** Where Coroot sent (or will send) this alert's notifications; `[]` when it lists none. */
+  notifications: ApiAlertNotification[];
 }
+
+/** One entry of an API alert's `notifications` (Go: `{type, channel,omitempty}`). */
+export type ApiAlertNotification = { type: string; channel: string | null };
 
 /**
  * What the poller remembers per alert. Coroot has three ways to close an alert:
@@ -132,7 +137,23 @@ function readAlert(item: unknown): ApiAlert {
     resolvedBy: optional(item, 'resolved_by'),
     report: optional(item, 'report'),
     durationMs: readNumber(item, 'duration'),
+    notifications: readNotifications(own(item, 'notifications')),
   };
+}
+
+function readNotifications(value: unknown): ApiAlertNotification[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) invalid('notifications', 'an array', value);
+  const out: ApiAlertNotification[] = [];
+  for (let i = 0; i < value.length; i++) {
+    const item: unknown = value[i];
+    if (!isRecord(item)) invalid(`notifications[${i}]`, 'an object', item);
+    out.push({
+      type: requireString(item, 'type', `notifications[${i}].type`),
+      channel: readString(item, 'channel', `notifications[${i}].channel`) || null,
+    });
+  }
+  return out;
 }
 
 /** JSON.parse turns a `"\ud800"` escape into a lone surrogate; Go never sends one. */
@@ -179,5 +200,6 @@ export function apiExtra(alert: ApiAlert): { [key: string]: JsonValue } {
     updated_at: alert.updatedAt,
     suppressed: alert.suppressed,
     report: alert.report,
+    notifications: alert.notifications,
   };
 }

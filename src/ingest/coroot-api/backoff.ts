@@ -1,10 +1,10 @@
-/** ±10% around the wait, so pollers started together do not stay in step. */
-const JITTER = 0.1;
+import { backoffCeiling, withJitter } from '../../lib/backoff.js';
 
 /**
  * How long to wait before the next poll: the interval after a success; after `failures`
  * consecutive failures the interval doubled `failures - 1` times, capped at max_backoff
- * (never below the interval). `random` in [0, 1) picks the jitter.
+ * (never below the interval); ±10% jitter (lib/backoff.ts `tenth`). `random` in [0, 1)
+ * picks the jitter.
  */
 export function pollDelay(
   failures: number,
@@ -12,9 +12,7 @@ export function pollDelay(
   maxBackoffMs: number,
   random = Math.random(),
 ): number {
-  const base =
-    failures <= 0
-      ? intervalMs
-      : Math.min(intervalMs * 2 ** Math.min(failures - 1, 30), Math.max(maxBackoffMs, intervalMs));
-  return Math.round(base * (1 - JITTER + 2 * JITTER * random));
+  const ceiling =
+    failures <= 0 ? intervalMs : backoffCeiling(failures - 1, intervalMs, Math.max(maxBackoffMs, intervalMs));
+  return withJitter(ceiling, 'tenth', () => random);
 }

@@ -6,6 +6,8 @@
  */
 import { Agent, type Dispatcher, request } from 'undici';
 import type { CorootApiConfig } from '../../config/coroot-api.js';
+import { errnoCode } from '../../lib/errno.js';
+import { redactor } from '../../lib/redact.js';
 import { type AlertsPage, type ApiAlert, parseAlertsPage } from './api-alert.js';
 
 /** `result` label values of coroot_api_polls_total for a poll that failed. */
@@ -232,11 +234,7 @@ export class CorootApiClient {
 
   /** Last line of defence: whatever a server echoes back, the password never reaches a log. */
   private fail(result: FailureResult, message: string): Failure {
-    let safe = message;
-    for (const secret of [this.config.password, this.session]) {
-      if (secret) safe = safe.split(secret).join('<redacted>');
-    }
-    return { ok: false, result, message: safe };
+    return { ok: false, result, message: redactor([this.config.password, this.session])(message) };
   }
 }
 
@@ -283,7 +281,7 @@ function snippet(text: string): string {
 
 function describeError(err: unknown): string {
   if (!(err instanceof Error)) return 'request failed';
-  const code = (err as NodeJS.ErrnoException).code;
+  const code = errnoCode(err);
   const cause = err.cause instanceof Error ? err.cause.message : '';
   const text = cause && !err.message.includes(cause) ? `${err.message} (${cause})` : err.message;
   return code && !text.includes(code) ? `${code}: ${text}` : text;

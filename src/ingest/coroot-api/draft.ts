@@ -2,9 +2,16 @@
  * An alert of Coroot's API → the same normalized alert (docs/events.md) and the same
  * fingerprint the webhook path produces for it, so consumers can join the two.
  */
+
+import { dedupKeyOf } from '../../events/dedup-key.js';
 import type { AlertResolution, CorootAlert, EventDraft } from '../../events/event.js';
 import { normalizeSeverity } from '../../events/severity.js';
-import { corootAlertDraft, corootAlertFingerprint, normalizeCorootApplication } from '../coroot/webhook.js';
+import {
+  alertResolution,
+  corootAlertDraft,
+  corootAlertFingerprint,
+  normalizeCorootApplication,
+} from '../coroot/webhook.js';
 import { type AlertState, type ApiAlert, apiExtra } from './api-alert.js';
 
 export interface DraftContext {
@@ -14,11 +21,17 @@ export interface DraftContext {
   projectId: string;
 }
 
-const RESOLUTION: Record<Exclude<AlertState, 'open'>, AlertResolution> = {
-  resolved: 'auto',
-  manual: 'manual',
-  suppressed: 'suppressed',
-};
+/** docs/events.md "data.alert" (`resolution`); a manual close by Coroot itself (`AI`, `init`) is `system`. */
+function resolutionOf(state: Exclude<AlertState, 'open'>, resolvedBy: string | null): AlertResolution {
+  switch (state) {
+    case 'resolved':
+      return 'auto';
+    case 'manual':
+      return alertResolution(resolvedBy) === 'system' ? 'system' : 'manual';
+    case 'suppressed':
+      return 'suppressed';
+  }
+}
 
 /**
  * The event for `alert` entering `state`: `open` is alert_firing, any closed state is
@@ -28,7 +41,7 @@ const RESOLUTION: Record<Exclude<AlertState, 'open'>, AlertResolution> = {
 export function apiAlertDraft(alert: ApiAlert, state: AlertState, ctx: DraftContext): EventDraft {
   const projectId = alert.projectId ?? ctx.projectId;
   const firing = state === 'open';
-  const rule = alert.ruleName ?? alert.ruleId ?? '';
+  const rule = alert.ruleName ?? alert.ruleId;
   const application = alert.applicationId === null ? null : normalizeCorootApplication(alert.applicationId);
   const extra = apiExtra(alert);
   // Not an application id at all (should not come from the API): keep the text rather than lose it.
@@ -44,7 +57,7 @@ export function apiAlertDraft(alert: ApiAlert, state: AlertState, ctx: DraftCont
     summary: alert.summary,
     details: alert.details,
     duration_seconds: firing ? null : durationSeconds(alert, state),
-    resolution: firing ? null : RESOLUTION[state],
+    resolution: state === 'open' ? null : resolutionOf(state, alert.resolvedBy),
     resolved_by: firing ? null : alert.resolvedBy,
     url: `${ctx.baseUrl}/p/${encodeURIComponent(projectId)}/alerts?alert=${encodeURIComponent(alert.id)}`,
     extra,
@@ -56,7 +69,26 @@ export function apiAlertDraft(alert: ApiAlert, state: AlertState, ctx: DraftCont
     applicationId: alert.applicationId,
     rule,
   });
-  return corootAlertDraft('coroot_api', normalized, fingerprint);
+  return corootAlertDraft('coroot_api', normalized, fingerprint, apiDedupKey(alert, state, firing));
+}
+
+/**
+ * One change of state, as every poller of the same Coroot sees it (several recorders
+ * polling one project agree on it): the alert, the state it entered and when. Not the
+ * whole event, which carries `updated_at`, a value each poller may catch at another moment.
+ */
+function apiDedupKey(alert: ApiAlert, state: AlertState, firing: boolean): string {
+  const closedAt =
+    state === 'resolved' ? alert.resolvedAt : state === 'manual' ? alert.manuallyResolvedAt : null;
+  const meant = [
+    alert.projectId,
+    alert.id,
+    state,
+    alert.openedAt,
+    closedAt,
+    firing ? null : alert.resolvedBy,
+  ];
+  return dedupKeyOf('coroot_api', firing ? 'alert_firing' : 'alert_resolved', JSON.stringify(meant));
 }
 
 /**

@@ -6,10 +6,9 @@
  * then persist the states.
  */
 import type { CorootApiConfig } from '../../config/coroot-api.js';
-import type { EventFactory } from '../../events/factory.js';
+import type { DraftSink } from '../../events/sink.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/registry.js';
-import type { Recorder } from '../../recorder/recorder.js';
 import { pollDelay } from './backoff.js';
 import { CorootApiClient, type FailureResult } from './client.js';
 import { type AlertsDiff, diffAlerts } from './diff.js';
@@ -31,8 +30,8 @@ import { type PollerState, StateStore } from './state-store.js';
 export type PollResult = 'ok' | 'queue_full' | 'error_state' | FailureResult;
 
 export interface CorootApiPollerDeps {
-  recorder: Recorder;
-  factory: EventFactory;
+  /** The recorder's intake: stamps and queues what the poller found. */
+  sink: DraftSink;
   metrics: Metrics;
   logger: Logger;
   /** For the User-Agent header. */
@@ -142,7 +141,7 @@ export class CorootApiPoller {
       if (listing.result === 'stopped') return 'stopped';
       this.logger.error('coroot api poll failed', {
         result: listing.result,
-        error: listing.message,
+        err: listing.message,
         consecutive_failures: this.failures + 1,
       });
       return listing.result;
@@ -156,9 +155,10 @@ export class CorootApiPoller {
       });
     }
     const state = this.state;
-    const diff = diffAlerts(state.alerts, listing.alerts, !state.initialized);
+    const diff = diffAlerts(state.alerts, listing.alerts, !state.initialized, state.suppressedAt);
     const deferred = this.recordChanges(diff, state);
     for (const { id, state: s } of diff.adopted) state.alerts.set(id, s);
+    this.rememberSuppressions(diff, state);
     if (diff.adopted.length > 0 || !state.initialized) this.dirty = true;
     state.initialized = true;
     if (listing.complete) this.forgetMissing(diff.missing, state);
@@ -185,10 +185,10 @@ export class CorootApiPoller {
   private recordChanges(diff: AlertsDiff, state: PollerState): number {
     for (const [t, transition] of diff.transitions.entries()) {
       for (const [s, step] of transition.steps.entries()) {
-        const event = this.deps.factory.stamp(apiAlertDraft(transition.alert, step, this.draftContext));
-        // recordAll, not record: a refusal here is retried (like a 503 to a webhook
-        // sender), so it must not be counted in events_dropped_total as a loss.
-        if (this.deps.recorder.recordAll([event]) !== 'accepted') {
+        const draft = apiAlertDraft(transition.alert, step, this.draftContext);
+        // A refusal here is retried (like a 503 to a webhook sender), so it is not counted
+        // in events_dropped_total as a loss.
+        if (this.deps.sink.acceptAll([draft]) !== 'accepted') {
           let deferred = transition.steps.length - s;
           for (const rest of diff.transitions.slice(t + 1)) deferred += rest.steps.length;
           return deferred;
@@ -199,11 +199,27 @@ export class CorootApiPoller {
           alert: transition.alert.id,
           from: s === 0 ? transition.from : transition.steps[s - 1],
           to: step,
-          event: event.type,
+          event: draft.type,
         });
       }
     }
     return 0;
+  }
+
+  /** Keeps `suppressedAt` to the alerts recorded as suppressed (see diffAlerts). */
+  private rememberSuppressions(diff: AlertsDiff, state: PollerState): void {
+    for (const { id, updatedAt } of diff.suppressed) {
+      if (state.alerts.get(id) === 'suppressed' && state.suppressedAt.get(id) !== updatedAt) {
+        state.suppressedAt.set(id, updatedAt);
+        this.dirty = true;
+      }
+    }
+    for (const id of state.suppressedAt.keys()) {
+      if (state.alerts.get(id) !== 'suppressed') {
+        state.suppressedAt.delete(id);
+        this.dirty = true;
+      }
+    }
   }
 
   private forgetMissing(missing: readonly string[], state: PollerState): void {

@@ -4,6 +4,7 @@
  */
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { errnoCode } from '../../lib/errno.js';
 import type { Logger } from '../../log.js';
 import { isRecord } from '../fields.js';
 import { type AlertState, isAlertState } from './api-alert.js';
@@ -17,6 +18,8 @@ export interface PollerState {
    */
   initialized: boolean;
   alerts: Map<string, AlertState>;
+  /** `updated_at` of each alert recorded as suppressed, as seen then (diffAlerts' `suppressedAt`). */
+  suppressedAt: Map<string, number>;
 }
 
 /** What identifies the data a state file holds: another Coroot's or project's states must not be used. */
@@ -43,7 +46,7 @@ export class StateStore {
     try {
       text = await readFile(this.path, 'utf8');
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
+      const code = errnoCode(err);
       if (code !== 'ENOENT') {
         this.logger.error('cannot read the coroot_api state file; starting without it', {
           state_file: this.path,
@@ -82,12 +85,15 @@ export class StateStore {
   async save(state: PollerState): Promise<void> {
     const alerts: Record<string, AlertState> = {};
     for (const [id, s] of state.alerts) alerts[id] = s;
+    const suppressedAt: Record<string, number> = {};
+    for (const [id, at] of state.suppressedAt) suppressedAt[id] = at;
     const text = `${JSON.stringify({
       version: FORMAT_VERSION,
       url: this.owner.url,
       project: this.owner.project,
       saved_at: new Date().toISOString(),
       alerts,
+      suppressed_updated_at: suppressedAt,
     })}\n`;
     await mkdir(dirname(this.path), { recursive: true });
     const tmp = `${this.path}.${process.pid}.tmp`;
@@ -109,7 +115,7 @@ export class StateStore {
 }
 
 function fresh(): PollerState {
-  return { initialized: false, alerts: new Map() };
+  return { initialized: false, alerts: new Map(), suppressedAt: new Map() };
 }
 
 type Decoded = { ok: true; state: PollerState } | { ok: false; foreign: boolean; error: string };
@@ -147,5 +153,13 @@ export function decodeState(text: string, owner: StateOwner): Decoded {
       };
     map.set(id, s);
   }
-  return { ok: true, state: { initialized: true, alerts: map } };
+  // Absent in files written before it existed: then an un-suppression reads as one, never as a reopen.
+  const suppressedAt = new Map<string, number>();
+  const marks = value.suppressed_updated_at;
+  if (isRecord(marks)) {
+    for (const [id, at] of Object.entries(marks)) {
+      if (typeof at === 'number' && Number.isFinite(at)) suppressedAt.set(id, at);
+    }
+  }
+  return { ok: true, state: { initialized: true, alerts: map, suppressedAt } };
 }

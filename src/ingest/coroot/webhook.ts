@@ -3,6 +3,8 @@
  * template renders one of three Go structs; custom templates may add top-level keys
  * ("custom fields"), which are kept in `extra`.
  */
+
+import { dedupKeyOf } from '../../events/dedup-key.js';
 import type {
   CorootAlert,
   CorootAlertDetail,
@@ -13,13 +15,14 @@ import type {
   CorootProject,
   DeploymentStatus,
   EventDraft,
+  EventType,
+  JsonObject,
   Severity,
 } from '../../events/event.js';
 import { fingerprintOf } from '../../events/fingerprint.js';
 import { normalizeSeverity } from '../../events/severity.js';
 import {
   collectExtra,
-  failure,
   invalid,
   invalidValue,
   isRecord,
@@ -32,6 +35,7 @@ import {
   typeName,
 } from '../fields.js';
 import type { ParseResult } from '../parse-result.js';
+import { reasonOf, refusal, unrecognizedDraft } from '../unrecognized.js';
 
 // Fields of Coroot's template structs; any other top-level key is a custom field.
 // `project_name` is accepted on incidents and deployments too: custom templates add it,
@@ -72,53 +76,68 @@ const PROJECT_ID_RE = /\/p\/([^/?#]+)\/(?:alerts|incidents|app)(?:[/?#]|$)/;
 const ALERT_ID_RE = /[?&]alert=([^&#]+)/;
 const INCIDENT_KEY_RE = /[?&]incident=([^&#]+)/;
 const INCIDENT_URL_MARK = 'incidents?incident=';
+const ALERT_URL_MARK = '/alerts?alert=';
+/** `resolved_by` values that are Coroot itself, not a person (docs/coroot.md "Alert payload"). */
+const SYSTEM_ACTORS: ReadonlySet<string> = new Set(['AI', 'init']);
 
-/** Parses one Coroot webhook body (an object, or an array of them: all or nothing). */
+/**
+ * Parses one Coroot webhook body: an object, or an array of them. Every object becomes a
+ * draft; one that fits no Coroot shape becomes an `unrecognized` draft with the object as
+ * sent (docs/events.md), so a mixed array records each item. Only a body that is not an
+ * object or an array of objects is refused (`ok: false`, answered 400).
+ */
 export function parseCorootBody(body: unknown): ParseResult {
-  if (Array.isArray(body)) return parseMany(body);
-  if (!isRecord(body)) {
-    return { ok: false, error: `body must be a JSON object or an array of objects, got ${typeName(body)}` };
-  }
   try {
-    return { ok: true, drafts: [parseNotification(body)] };
-  } catch (error) {
-    return failure(error);
-  }
-}
-
-function parseMany(items: readonly unknown[]): ParseResult {
-  const drafts: EventDraft[] = [];
-  let index = 0;
-  try {
-    for (; index < items.length; index++) {
-      const item = items[index];
-      if (!isRecord(item)) {
-        return { ok: false, error: `[${index}]: must be a JSON object, got ${typeName(item)}` };
-      }
-      drafts.push(parseNotification(item));
+    if (isRecord(body)) return { ok: true, drafts: [parseItem(body, '')] };
+    if (!Array.isArray(body)) {
+      return { ok: false, error: `body must be a JSON object or an array of objects, got ${typeName(body)}` };
     }
+    for (let i = 0; i < body.length; i++) {
+      if (!isRecord(body[i])) {
+        return { ok: false, error: `[${i}]: must be a JSON object, got ${typeName(body[i])}` };
+      }
+    }
+    const drafts: EventDraft[] = new Array(body.length);
+    for (let i = 0; i < body.length; i++) drafts[i] = parseItem(body[i] as JsonRecord, `[${i}]: `);
+    return { ok: true, drafts };
   } catch (error) {
-    return failure(error, `[${index}]: `);
+    return { ok: false, error: refusal(error) };
   }
-  return { ok: true, drafts };
 }
 
-/** docs/coroot.md "Telling them apart"; alert wins over incident over deployment on overlap. */
+function parseItem(record: JsonRecord, prefix: string): EventDraft {
+  try {
+    return parseNotification(record);
+  } catch (error) {
+    return unrecognizedDraft('coroot', record, reasonOf(error, prefix));
+  }
+}
+
+/**
+ * docs/coroot.md "Telling them apart"; alert wins over incident over deployment on overlap.
+ * Go drops both `rule_name` fields when a custom field has that name, so an alert is also
+ * known by its URL, and last by `severity`, which only the alert struct has (a custom
+ * field cannot replace it: Coroot skips one whose Go name is taken).
+ */
 function parseNotification(record: JsonRecord): EventDraft {
-  if (Object.hasOwn(record, 'rule_name')) return withKind('alert', parseAlert, record);
-  if (Object.hasOwn(record, 'reports') || hasIncidentUrl(record)) {
+  if (Object.hasOwn(record, 'rule_name') || hasUrlWith(record, ALERT_URL_MARK)) {
+    return withKind('alert', parseAlert, record);
+  }
+  if (Object.hasOwn(record, 'reports') || hasUrlWith(record, INCIDENT_URL_MARK)) {
     return withKind('incident', parseIncident, record);
   }
   if (Object.hasOwn(record, 'version')) return withKind('deployment', parseDeployment, record);
+  if (Object.hasOwn(record, 'severity')) return withKind('alert', parseAlert, record);
   throw new PayloadError(
-    'not a Coroot notification: expected an alert ("rule_name"), an incident ("reports" or a url with ' +
-      `"${INCIDENT_URL_MARK}") or a deployment ("version")`,
+    'not a Coroot notification: expected an alert ("rule_name", "severity" or a url with ' +
+      `"${ALERT_URL_MARK}"), an incident ("reports" or a url with "${INCIDENT_URL_MARK}") or a ` +
+      'deployment ("version")',
   );
 }
 
-function hasIncidentUrl(record: JsonRecord): boolean {
+function hasUrlWith(record: JsonRecord, mark: string): boolean {
   const url = own(record, 'url');
-  return typeof url === 'string' && url.includes(INCIDENT_URL_MARK);
+  return typeof url === 'string' && url.includes(mark);
 }
 
 function withKind(kind: string, parse: (record: JsonRecord) => EventDraft, record: JsonRecord): EventDraft {
@@ -135,7 +154,7 @@ function withKind(kind: string, parse: (record: JsonRecord) => EventDraft, recor
 function parseAlert(record: JsonRecord): EventDraft {
   const status = requireString(record, 'status');
   const firing = alertIsFiring(status);
-  const rule = requireString(record, 'rule_name');
+  const rule = readString(record, 'rule_name');
   const applicationId = readString(record, 'application');
   const url = readString(record, 'url');
   const project = readProject(record, url);
@@ -150,7 +169,7 @@ function parseAlert(record: JsonRecord): EventDraft {
     summary: readString(record, 'summary'),
     details: readDetails(own(record, 'details')),
     duration_seconds: readDuration(record),
-    resolution: firing ? null : resolvedBy !== null ? 'manual' : 'auto',
+    resolution: firing ? null : alertResolution(resolvedBy),
     resolved_by: resolvedBy,
     url,
     extra: collectExtra(record, ALERT_KEYS),
@@ -165,15 +184,33 @@ function parseAlert(record: JsonRecord): EventDraft {
   return corootAlertDraft('coroot', alert, fingerprint);
 }
 
+/**
+ * docs/events.md "data.alert" (`resolution`). A suppress sends exactly the payload of a manual resolve
+ * (api.go SuppressAlerts → EnqueueResolvedAlerts), so a webhook cannot tell them apart.
+ */
+export function alertResolution(resolvedBy: string | null): 'auto' | 'system' | 'manual' {
+  if (resolvedBy === null) return 'auto';
+  return isCorootItself(resolvedBy) ? 'system' : 'manual';
+}
+
+/** Whether `resolved_by` names Coroot itself (`AI`, `init`) rather than a person. */
+export function isCorootItself(resolvedBy: string | null): boolean {
+  return resolvedBy !== null && SYSTEM_ACTORS.has(resolvedBy);
+}
+
 function alertIsFiring(status: string): boolean {
   switch (status) {
     case 'WARNING':
     case 'CRITICAL':
+    // A rule created through Coroot's API may have severity info (not validated there), or
+    // one Coroot reads back as unknown: the status is that severity upper-cased.
+    case 'INFO':
+    case 'UNKNOWN':
       return true;
     case 'OK':
       return false;
     default:
-      return invalidValue('status', 'one of "WARNING", "CRITICAL", "OK"', status);
+      return invalidValue('status', 'one of "WARNING", "CRITICAL", "INFO", "UNKNOWN", "OK"', status);
   }
 }
 
@@ -214,7 +251,9 @@ function readDuration(record: JsonRecord): number | null {
   const raw = readString(record, 'duration');
   if (raw === null || raw === '') return null;
   const seconds = parseGoDuration(raw);
-  if (seconds === undefined) invalidValue('duration', 'a Go duration such as "42m10s" or "3d2h"', raw);
+  if (seconds === undefined) {
+    invalidValue('duration', 'a duration such as "42m10s", "3d2h" or "1y2w"', raw);
+  }
   return seconds;
 }
 
@@ -225,7 +264,7 @@ export interface CorootAlertKey {
   projectName: string | null;
   /** The application id as Coroot sent it (`<project>:::` included), null when absent. */
   applicationId: string | null;
-  rule: string;
+  rule: string | null;
 }
 
 /**
@@ -237,7 +276,7 @@ export function corootAlertFingerprint(key: CorootAlertKey): string {
   if (key.projectId !== null && key.alertId !== null) {
     return fingerprintOf(`coroot/alert/${key.projectId}/${key.alertId}`);
   }
-  return fingerprintOf(`coroot/alert/${key.projectName ?? ''}/${key.applicationId ?? ''}/${key.rule}`);
+  return fingerprintOf(`coroot/alert/${key.projectName ?? ''}/${key.applicationId ?? ''}/${key.rule ?? ''}`);
 }
 
 /** Wraps a normalized alert (webhook or pull mode) into its draft. */
@@ -245,14 +284,27 @@ export function corootAlertDraft(
   source: 'coroot' | 'coroot_api',
   alert: CorootAlert,
   fingerprint: string,
+  dedupKey?: string,
 ): EventDraft {
+  const type = alert.status === 'firing' ? 'alert_firing' : 'alert_resolved';
+  const data = { alert };
   return {
     source,
-    type: alert.status === 'firing' ? 'alert_firing' : 'alert_resolved',
+    type,
     fingerprint,
-    data: { alert },
+    dedupKey: dedupKey ?? corootDedupKey(source, type, data),
+    data,
     severity: alert.severity,
   };
+}
+
+/**
+ * A Coroot notification is rendered afresh from stored details on every retry, so two
+ * deliveries are identical and everything in `data` is what Coroot meant (status,
+ * resolved_by, duration, summary, details, custom fields).
+ */
+function corootDedupKey(source: 'coroot' | 'coroot_api', type: EventType, data: JsonObject): string {
+  return dedupKeyOf(source, type, JSON.stringify(data));
 }
 
 // ---------------------------------------------------------------- incidents
@@ -276,11 +328,14 @@ function parseIncident(record: JsonRecord): EventDraft {
     url,
     extra: collectExtra(record, INCIDENT_KEYS),
   };
+  const type = open ? 'incident_opened' : 'incident_resolved';
+  const data = { incident };
   return {
     source: 'coroot',
-    type: open ? 'incident_opened' : 'incident_resolved',
+    type,
     fingerprint: corootIncidentFingerprint(project.id, incident.key, applicationId),
-    data: { incident },
+    dedupKey: corootDedupKey('coroot', type, data),
+    data,
     severity: incident.severity,
   };
 }
@@ -344,11 +399,13 @@ function parseDeployment(record: JsonRecord): EventDraft {
     url,
     extra: collectExtra(record, DEPLOYMENT_KEYS),
   };
+  const data = { deployment };
   return {
     source: 'coroot',
     type: 'deployment',
     fingerprint: corootDeploymentFingerprint(applicationId, version),
-    data: { deployment },
+    dedupKey: corootDedupKey('coroot', 'deployment', data),
+    data,
     // A deployment is a change record, not a problem report; a stuck one is visible in
     // `status`. `info` keeps it above `unknown` for severity-based routing.
     severity: 'info',
@@ -437,7 +494,7 @@ function nonEmpty(value: string | null): string | null {
 
 /**
  * Seconds in a Go-style duration ("42m10s", "1h5m", "1.5s", "500ms") extended with
- * days and weeks, which Coroot's short format uses ("3d2h"). Undefined when the text
+ * the units of Coroot's short format (durafmt): days, weeks and 365-day years ("3d2h", "1y2w"). Undefined when the text
  * is not one (a sign included: an alert's duration is never negative). Hand-rolled: it
  * runs per resolve and needs no regex or allocation beyond the number slices.
  */
@@ -501,6 +558,8 @@ function unitSeconds(unit: string): number | undefined {
       return 86_400;
     case 'w':
       return 604_800;
+    case 'y': // Coroot's short format (durafmt): 365 days
+      return 31_536_000;
     default:
       return undefined;
   }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecorderEvent } from '../../events/event.js';
+import { ConditionWaiters } from '../../lib/condition.js';
 import type { Logger } from '../../log.js';
 import type { DropReason } from '../../metrics/drop-reason.js';
 import type { OutputMeter } from '../../metrics/registry.js';
@@ -85,7 +86,7 @@ export class DeliveryCore {
   private deadline = Number.POSITIVE_INFINITY;
   /** Backoff waits in progress, with the performance.now() at which each ends. */
   private readonly waits = new Map<AbortController, number>();
-  private idleWaiter: (() => void) | null = null;
+  private readonly settled = new ConditionWaiters();
   private closing: Promise<number> | null = null;
 
   constructor(
@@ -98,7 +99,6 @@ export class DeliveryCore {
     this.log = opts.log;
     this.meter.trackBuffer(this.buffer);
     // A disk buffer may start with a backlog from the previous process.
-    this.meter.queued(this.buffer.length);
   }
 
   /** A disk buffer keeps what is not delivered across a close: nothing is given up at shutdown. */
@@ -122,7 +122,6 @@ export class DeliveryCore {
       this.noteDrop();
       return false;
     }
-    this.meter.queued(this.buffer.length);
     if (!this.pumping) this.wake();
     return true;
   }
@@ -197,7 +196,6 @@ export class DeliveryCore {
 
   private async drainAndClose(budgetMs: number): Promise<number> {
     const lost = this.durable ? await this.stopDurable(budgetMs) : await this.drainMemory(budgetMs);
-    this.meter.queued(this.buffer.length);
     this.meter.untrackBuffer(this.buffer);
     return lost;
   }
@@ -214,7 +212,7 @@ export class DeliveryCore {
     this.deadline = performance.now();
     this.cutWaits(true);
     this.poke?.();
-    const settled = await this.waitUntil(() => this.running === 0, budgetMs);
+    const settled = await this.settled.until(() => this.running === 0, budgetMs);
     this.budgetOver = true;
     this.retries = [];
     if (!settled) {
@@ -223,7 +221,7 @@ export class DeliveryCore {
       } catch (err) {
         this.log.error('aborting deliveries failed', { err });
       }
-      await this.waitUntil(() => this.running === 0, this.opts.settleMs ?? 0);
+      await this.settled.until(() => this.running === 0, this.opts.settleMs ?? 0);
     }
     const lost = await this.buffer.close();
     this.meter.lost('shutdown', lost);
@@ -236,7 +234,7 @@ export class DeliveryCore {
     this.batcher.flush();
     this.cutWaits(false);
     this.wake();
-    const drained = await this.waitUntil(() => this.isIdle(), budgetMs);
+    const drained = await this.settled.until(() => this.isIdle(), budgetMs);
     let lost = 0;
     if (!drained) {
       this.budgetOver = true;
@@ -250,7 +248,7 @@ export class DeliveryCore {
         this.log.error('aborting deliveries failed', { err });
       }
       this.cutWaits(true);
-      await this.waitUntil(() => this.running === 0, this.opts.settleMs ?? 0);
+      await this.settled.until(() => this.running === 0, this.opts.settleMs ?? 0);
     } else {
       await this.buffer.close();
     }
@@ -288,7 +286,7 @@ export class DeliveryCore {
       this.pumping = false;
       this.poke = null;
     }
-    this.notifyIfIdle();
+    this.settled.changed();
   }
 
   private launch(batch: DeliveryBatch): void {
@@ -309,7 +307,7 @@ export class DeliveryCore {
         this.running--;
         this.settle(batch, result);
         this.wake();
-        this.notifyIfIdle();
+        this.settled.changed();
       });
   }
 
@@ -330,7 +328,6 @@ export class DeliveryCore {
         for (const part of outcome.batches ?? [batch]) this.requeue(part);
         break;
     }
-    this.meter.queued(this.buffer.length);
   }
 
   private requeue(batch: DeliveryBatch): void {
@@ -351,27 +348,5 @@ export class DeliveryCore {
 
   private isIdle(): boolean {
     return this.buffer.length === 0 && this.running === 0;
-  }
-
-  /** True when `done()` holds within `ms`; re-checked whenever a delivery ends or the pump stops. */
-  private waitUntil(done: () => boolean, ms: number): Promise<boolean> {
-    if (done()) return Promise.resolve(true);
-    if (ms <= 0) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.idleWaiter = null;
-        resolve(false);
-      }, ms);
-      this.idleWaiter = () => {
-        if (!done()) return;
-        clearTimeout(timer);
-        this.idleWaiter = null;
-        resolve(true);
-      };
-    });
-  }
-
-  private notifyIfIdle(): void {
-    this.idleWaiter?.();
   }
 }

@@ -1,6 +1,7 @@
 import { constants, writev } from 'node:fs';
 import { type FileHandle, mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { errnoCode } from '../../lib/errno.js';
 
 /** Identity of a file: what survives a rename and changes when a new file takes the path. */
 export interface FileId {
@@ -62,10 +63,7 @@ export function sameFile(a: FileId, b: FileId): boolean {
   return a.dev === b.dev && a.ino === b.ino;
 }
 
-export function errnoCode(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  return typeof code === 'string' ? code : 'UNKNOWN';
-}
+export { errnoCode };
 
 export function isMissing(err: unknown): boolean {
   const code = errnoCode(err);

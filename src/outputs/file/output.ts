@@ -2,8 +2,10 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { RecorderEvent } from '../../events/event.js';
 import { Backoff } from '../../lib/backoff.js';
+import { ConditionWaiters } from '../../lib/condition.js';
 import type { Logger } from '../../log.js';
 import type { OutputMeter } from '../../metrics/registry.js';
+import { DropLogThrottle } from '../delivery/drop-log.js';
 import type { Output, OutputDeps } from '../output.js';
 import { WriteBatch } from './batch.js';
 import type { FileOutputConfig } from './config.js';
@@ -64,6 +66,8 @@ export class FileOutput implements Output {
   private readonly meter: OutputMeter;
   private readonly reopens: { inc(): void };
   private readonly log: Logger;
+  /** Throttles the buffer-full warning; the metric counts every drop. */
+  private readonly dropLog = new DropLogThrottle();
   private readonly recreateGraceMs: number;
   private readonly checkIntervalMs: number;
 
@@ -79,7 +83,6 @@ export class FileOutput implements Output {
   /** When the path was first seen without our file (monotonic ms), while we still write to it. */
   private missingSince: number | null = null;
   private lastWriteFailed = false;
-  private upReported = false;
 
   private readonly due: Due = { open: false, reopen: false, check: false, fsync: false, finish: false };
   private busy = false;
@@ -98,7 +101,7 @@ export class FileOutput implements Output {
   private stopped = false;
   private closePromise: Promise<void> | null = null;
   private onFinished: (() => void) | null = null;
-  private progressWaiters: Array<() => void> = [];
+  private readonly progress = new ConditionWaiters();
   /** `what:code` of the problem last logged, so a failing retry logs once, not every time. */
   private problem: string | null = null;
 
@@ -109,7 +112,7 @@ export class FileOutput implements Output {
   ) {
     this.name = config.name;
     this.path = resolve(config.path);
-    this.meter = deps.metrics.forOutput(config.name);
+    this.meter = deps.metrics.forOutput(config.name, this);
     this.reopens = deps.metrics.fileReopens.labels(config.name);
     this.log = deps.logger.child({ output: config.name, kind: this.kind });
     this.recreateGraceMs = opts.recreateGraceMs ?? DEFAULT_RECREATE_GRACE_MS;
@@ -134,10 +137,16 @@ export class FileOutput implements Output {
     // In-flight lines count too: bufferSize bounds the memory this output holds.
     if (this.pending() >= this.config.bufferSize) {
       this.meter.lost('buffer_full');
+      const dropped = this.dropLog.note();
+      if (dropped > 0)
+        this.log.warn('file buffer full; dropping events', {
+          path: this.path,
+          dropped,
+          buffer_size: this.config.bufferSize,
+        });
       return false;
     }
     this.buffered.push(line);
-    this.meter.queued(this.pending());
     // While the file is not open, the successful reopen flushes; no point waking the loop.
     if (this.file) this.kick();
     return true;
@@ -165,7 +174,7 @@ export class FileOutput implements Output {
 
   close(budgetMs: number): Promise<void> {
     this.closePromise ??= this.shutdown(budgetMs).catch((err: unknown) => {
-      this.log.error('closing the file output failed', { path: this.path, error: err });
+      this.log.error('closing the file output failed', { path: this.path, err });
     });
     return this.closePromise;
   }
@@ -178,7 +187,7 @@ export class FileOutput implements Output {
     this.clearTimer('checkTimer');
     this.clearTimer('graceTimer');
     if (this.file) this.kick();
-    const drained = await this.waitUntil(() => this.pending() === 0, deadline);
+    const drained = await this.progress.until(() => this.pending() === 0, deadline - performance.now());
     // A write still running at the deadline accounts for its own lines when it returns;
     // waiting for it could exceed the budget without bound (a hung network filesystem).
     const abandonedOp = !drained && this.busy;
@@ -193,6 +202,7 @@ export class FileOutput implements Output {
     this.due.finish = true;
     this.kick();
     if (!abandonedOp) await finished;
+    this.meter.release();
   }
 
   /** The budget is spent: whatever is not on disk now never will be. */
@@ -204,7 +214,6 @@ export class FileOutput implements Output {
       this.inflight = null;
     }
     this.meter.lost('shutdown', lost);
-    this.meter.queued(this.pending());
     if (lost > 0)
       this.log.warn('shutdown budget exhausted; events not written', { path: this.path, events: lost });
   }
@@ -219,38 +228,14 @@ export class FileOutput implements Output {
         try {
           await file.handle.datasync();
         } catch (err) {
-          this.log.warn('fdatasync on close failed', { path: this.path, code: errnoCode(err), error: err });
+          this.log.warn('fdatasync on close failed', { path: this.path, code: errnoCode(err), err });
         }
       }
       await closeQuietly(file);
     }
     this.dirty = false;
-    this.reportUp();
     this.onFinished?.();
     this.onFinished = null;
-  }
-
-  private async waitUntil(condition: () => boolean, deadline: number): Promise<boolean> {
-    for (;;) {
-      if (condition()) return true;
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) return false;
-      await new Promise<void>((res) => {
-        const timer = setTimeout(done, remaining);
-        function done(): void {
-          clearTimeout(timer);
-          res();
-        }
-        this.progressWaiters.push(done);
-      });
-    }
-  }
-
-  private notifyProgress(): void {
-    if (this.progressWaiters.length === 0) return;
-    const waiters = this.progressWaiters;
-    this.progressWaiters = [];
-    for (const done of waiters) done();
   }
 
   // ---- the I/O loop ---------------------------------------------------------------
@@ -270,14 +255,14 @@ export class FileOutput implements Output {
     this.busy = true;
     let healthy = true;
     try {
-      while (await this.step()) this.notifyProgress();
+      while (await this.step()) this.progress.changed();
     } catch (err) {
       // Every step handles its own I/O errors; this is a bug guard so no rejection escapes.
       healthy = false;
-      this.log.error('file output loop failed', { path: this.path, error: err });
+      this.log.error('file output loop failed', { path: this.path, err });
     } finally {
       this.busy = false;
-      this.notifyProgress();
+      this.progress.changed();
       if (healthy && this.hasWork()) this.kick();
     }
   }
@@ -340,7 +325,6 @@ export class FileOutput implements Output {
     this.dirty = false;
     this.missingSince = null;
     this.clearTimer('graceTimer');
-    this.reportUp();
   }
 
   /** The output cannot write now: report it (once per distinct problem) and retry with backoff. */
@@ -349,9 +333,8 @@ export class FileOutput implements Output {
     const key = `${what}:${code}`;
     if (key !== this.problem) {
       this.problem = key;
-      this.log.error(`${what}; retrying with backoff`, { path: this.path, code, error: err });
+      this.log.error(`${what}; retrying with backoff`, { path: this.path, code, err });
     }
-    this.reportUp();
     this.scheduleOpen(this.backoff.next());
   }
 
@@ -362,7 +345,6 @@ export class FileOutput implements Output {
       this.problem = null;
       this.log.info('file output recovered', { path: this.path });
     }
-    this.reportUp();
   }
 
   private scheduleOpen(delayMs: number): void {
@@ -542,7 +524,6 @@ export class FileOutput implements Output {
       this.meter.lost('shutdown', batch.remaining);
       this.inflight = null;
     }
-    this.meter.queued(this.pending());
   }
 
   private armFsync(): void {
@@ -573,19 +554,12 @@ export class FileOutput implements Output {
       this.log.warn('fdatasync of the rotated file failed', {
         path: this.path,
         code: errnoCode(err),
-        error: err,
+        err,
       });
     }
   }
 
   // ---- small helpers ------------------------------------------------------------------
-
-  private reportUp(): void {
-    const up = this.isUp();
-    if (up === this.upReported) return;
-    this.upReported = up;
-    this.meter.up(up);
-  }
 
   private clearTimer(which: 'openTimer' | 'graceTimer' | 'fsyncTimer' | 'checkTimer'): void {
     const timer = this[which];

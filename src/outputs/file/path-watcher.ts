@@ -52,12 +52,12 @@ export class PathWatcher {
     } catch (err) {
       this.log.debug('cannot watch the folder; the periodic check still detects rotation', {
         path: dir,
-        error: err,
+        err,
       });
       return;
     }
     watcher.on('error', (err) => {
-      this.log.debug('file watch error; the periodic check still detects rotation', { error: err });
+      this.log.debug('file watch error; the periodic check still detects rotation', { err });
       // Dead now (the folder went away, for one): the next start() after a reopen retries.
       if (this.watcher === watcher) this.watcher = null;
       watcher.close();

@@ -11,6 +11,7 @@ import {
   type SASLOptions,
 } from 'kafkajs';
 import type { TlsConfig } from '../../config/common.js';
+import { tlsClientOptions } from '../../lib/tls.js';
 import type { KafkaAcks, KafkaCompression, KafkaOutputConfig, KafkaSaslConfig } from './config.js';
 
 /**
@@ -73,14 +74,7 @@ export function compressionOf(compression: KafkaCompression): CompressionTypes {
 
 /** Node TLS options; `undefined` means plaintext. Unset fields are left to Node's defaults (system CAs). */
 export function sslOptions(tls: TlsConfig | null): ConnectionOptions | undefined {
-  if (tls === null) return undefined;
-  const ssl: ConnectionOptions = { rejectUnauthorized: !tls.insecureSkipVerify };
-  if (tls.ca !== null) ssl.ca = tls.ca;
-  if (tls.cert !== null) ssl.cert = tls.cert;
-  if (tls.key !== null) ssl.key = tls.key;
-  // Node checks the certificate against `servername` when given (and sends it as SNI).
-  if (tls.serverName !== null) ssl.servername = tls.serverName;
-  return ssl;
+  return tls === null ? undefined : tlsClientOptions(tls);
 }
 
 export function saslOptions(sasl: KafkaSaslConfig | null): SASLOptions | undefined {

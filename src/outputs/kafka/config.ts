@@ -1,5 +1,6 @@
 import { FILTER_KEYS, type OutputFilter, readFilter, readTls, type TlsConfig } from '../../config/common.js';
 import { hideUserinfo, type MapReader } from '../../config/reader.js';
+import { OUTPUT_FORMATS, type OutputFormat } from '../delivery/cloudevents.js';
 import type { BufferSpec } from '../delivery/open-buffer.js';
 
 /**
@@ -36,6 +37,8 @@ export interface KafkaOutputConfig {
   timeoutMs: number;
   tls: TlsConfig | null;
   sasl: KafkaSaslConfig | null;
+  /** `cloudevents`: CloudEvents 1.0 binary mode (`ce_*` headers); `json`: `event_*` headers. */
+  format: OutputFormat;
   filter: OutputFilter;
 }
 
@@ -78,6 +81,7 @@ export const KAFKA_OUTPUT_DEFAULTS = {
   batchMaxBytes: 512 * 1024,
   maxInFlight: 1,
   timeoutMs: 30_000,
+  format: 'json' as OutputFormat,
 };
 
 export const KAFKA_OUTPUT_KEYS = [
@@ -96,6 +100,7 @@ export const KAFKA_OUTPUT_KEYS = [
   'timeout',
   'tls',
   'sasl',
+  'format',
   ...FILTER_KEYS,
 ];
 
@@ -145,6 +150,7 @@ export function readKafkaOutput(m: MapReader): KafkaOutputConfig {
     timeoutMs: m.duration('timeout', d.timeoutMs, { min: 1 }),
     tls: readTls(m),
     sasl: readSasl(m),
+    format: m.oneOf('format', OUTPUT_FORMATS, d.format),
     filter: readFilter(m),
   };
 }

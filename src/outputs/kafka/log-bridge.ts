@@ -1,4 +1,5 @@
 import { type LogEntry, type logCreator, logLevel } from 'kafkajs';
+import { redactor } from '../../lib/redact.js';
 import type { LogFields, Logger, LogLevel } from '../../log.js';
 
 /**
@@ -57,8 +58,10 @@ export function kafkaLogCreator(
       const fields: LogFields = { kafkajs: entry.namespace };
       for (const key of KEPT_FIELDS) {
         const value: unknown = entry.log[key];
-        if (typeof value === 'string') fields[key] = scrub(value);
-        else if (typeof value === 'number' || typeof value === 'boolean') fields[key] = value;
+        // Our log lines name an error `err`; kafkajs names it `error`.
+        const name = key === 'error' ? 'err' : key;
+        if (typeof value === 'string') fields[name] = scrub(value);
+        else if (typeof value === 'number' || typeof value === 'boolean') fields[name] = value;
       }
       logger[level](`kafkajs: ${message}`, fields);
     } catch {
@@ -77,14 +80,5 @@ export function mapLevel(level: logLevel): LogLevel {
   }
 }
 
-function scrubber(secrets: readonly string[]): (text: string) => string {
-  // Very short secrets would redact ordinary words; kafkajs never logs the password anyway,
-  // this is a second line of defence for realistic ones.
-  const active = secrets.filter((s) => s.length >= 4);
-  if (active.length === 0) return (text) => text;
-  return (text) => {
-    let out = text;
-    for (const s of active) if (out.includes(s)) out = out.split(s).join('<redacted>');
-    return out;
-  };
-}
+// kafkajs never logs the password; this is a second line of defence for realistic ones.
+const scrubber = (secrets: readonly string[]): ((text: string) => string) => redactor(secrets, 4);

@@ -4,7 +4,8 @@ import { jsonOf } from '../../events/serialize.js';
 import type { Logger } from '../../log.js';
 import type { Metrics, OutputMeter } from '../../metrics/registry.js';
 import type { DeliveryBatch } from '../delivery/batcher.js';
-import type { BufferedRecord } from '../delivery/buffer.js';
+import type { BufferedRecord, EventMeta } from '../delivery/buffer.js';
+import { kafkaBinaryHeaders, kafkaHeadersSize } from '../delivery/cloudevents.js';
 import { DeliveryCore, type DeliveryOutcome } from '../delivery/core.js';
 import { memorySpec, openDeliveryBuffer } from '../delivery/open-buffer.js';
 import { RetryPolicy, type RetrySchedule } from '../delivery/retry.js';
@@ -93,7 +94,7 @@ export class KafkaOutput implements Output {
     registerSnappyCodec();
     this.name = config.name;
     this.metrics = deps.metrics;
-    this.meter = deps.metrics.forOutput(config.name);
+    this.meter = deps.metrics.forOutput(config.name, this);
     this.log = deps.logger.child({ output: config.name });
     this.core = new DeliveryCore(
       {
@@ -195,7 +196,7 @@ export class KafkaOutput implements Output {
     this.troubleReported = true;
     this.log[level]('kafka output: cannot connect to the brokers; events are buffered meanwhile', {
       brokers: this.config.brokers,
-      error: failure.message,
+      err: failure.message,
       code: failure.code,
       retry_in_ms: delay,
       attempt: this.connectFailures,
@@ -208,7 +209,7 @@ export class KafkaOutput implements Output {
     const old = this.producer;
     this.producer = this.kafka.producer(producerConfig(this.config));
     void disconnectQuietly(old);
-    this.log.warn('kafka output: restarting the producer', { error: failure.message, code: failure.code });
+    this.log.warn('kafka output: restarting the producer', { err: failure.message, code: failure.code });
     this.recovering = true;
     this.setUp(false);
     this.state = 'connecting';
@@ -219,16 +220,19 @@ export class KafkaOutput implements Output {
 
   /** Estimated record bytes toward batch_max_bytes: value, key, headers and the v2 record overhead. */
   private recordSize(record: BufferedRecord): number {
-    const { meta } = record;
     return (
       record.line.length -
       1 +
       (this.keyOf(record)?.length ?? 0) +
-      meta.type.length +
-      meta.source.length +
-      meta.id.length +
+      kafkaHeadersSize(this.headersOf(record.meta)) +
       RECORD_OVERHEAD_BYTES
     );
+  }
+
+  /** `event_*` headers, or CloudEvents binary mode's `ce_*` ones (docs/events.md "CloudEvents"). */
+  private headersOf(meta: EventMeta): Record<string, string> {
+    if (this.config.format === 'cloudevents') return kafkaBinaryHeaders(meta);
+    return { event_type: meta.type, event_source: meta.source, event_id: meta.id };
   }
 
   private keyOf(record: BufferedRecord): string | null {
@@ -241,7 +245,7 @@ export class KafkaOutput implements Output {
     return {
       key: this.keyOf(record),
       value: jsonOf(record.line),
-      headers: { event_type: meta.type, event_source: meta.source, event_id: meta.id },
+      headers: this.headersOf(meta),
     };
   }
 
@@ -302,7 +306,7 @@ export class KafkaOutput implements Output {
     if (failure.action === 'split' || failure.action === 'reject') {
       this.log.error('kafka output: the broker rejected events; they are lost', {
         events: n,
-        error: failure.message,
+        err: failure.message,
         code: failure.code,
       });
       return { kind: 'lost', reason: 'rejected' };
@@ -320,7 +324,7 @@ export class KafkaOutput implements Output {
     if (!this.troubleReported) {
       this.troubleReported = true;
       this.log.warn('kafka output: cannot deliver; events are buffered and retried', {
-        error: failure.message,
+        err: failure.message,
         code: failure.code,
         error_type: failure.errorType,
       });
@@ -337,9 +341,7 @@ export class KafkaOutput implements Output {
 
   private setUp(up: boolean): void {
     if (up) this.troubleReported = false;
-    if (this.up === up) return;
     this.up = up;
-    this.meter.up(up);
   }
 
   // --- close --------------------------------------------------------------------------
@@ -360,6 +362,7 @@ export class KafkaOutput implements Output {
     await this.disconnect(Math.max(DISCONNECT_GRACE_MS, deadline - Date.now()));
     this.sockets.shutdown();
     this.setUp(false);
+    this.meter.release();
   }
 
   private async disconnect(graceMs: number): Promise<void> {

@@ -1,5 +1,12 @@
 import { jsonOf } from '../../events/serialize.js';
 import type { BufferedRecord } from '../delivery/buffer.js';
+import {
+  CLOUDEVENTS_BATCH_CONTENT_TYPE,
+  httpBinaryHeaders,
+  type OutputFormat,
+  structuredBatchBody,
+  structuredOverhead,
+} from '../delivery/cloudevents.js';
 
 const OPEN = Buffer.from('[');
 const COMMA = Buffer.from(',');
@@ -33,4 +40,44 @@ export function requestBody(records: readonly BufferedRecord[], batched: boolean
   }
   parts.push(CLOSE);
   return Buffer.concat(parts, framedSize(records.length, bytes));
+}
+
+export interface WebhookRequest {
+  body: Buffer;
+  headers: Record<string, string>;
+}
+
+/**
+ * What one delivery sends, by `format`: `json` posts the event (or, batching, the JSON array
+ * of events) with the fixed headers; `cloudevents` posts a single event in binary content mode
+ * (`ce-*` headers, the event JSON as body) and a batch in structured batch mode
+ * (docs/events.md "CloudEvents").
+ */
+export class RequestBuilder {
+  private readonly batchHeaders: Record<string, string>;
+
+  constructor(
+    private readonly format: OutputFormat,
+    private readonly batched: boolean,
+    private readonly headers: Record<string, string>,
+  ) {
+    this.batchHeaders = { ...headers, 'content-type': CLOUDEVENTS_BATCH_CONTENT_TYPE };
+  }
+
+  /** What a record costs toward `batch.max_bytes` (see lineBudget). */
+  sizeOf(record: BufferedRecord): number {
+    return this.format === 'cloudevents'
+      ? record.line.length + structuredOverhead(record.meta)
+      : record.line.length;
+  }
+
+  build(records: readonly BufferedRecord[]): WebhookRequest {
+    if (this.format !== 'cloudevents')
+      return { body: requestBody(records, this.batched), headers: this.headers };
+    const first = records[0];
+    if (!this.batched && records.length === 1 && first) {
+      return { body: jsonOf(first.line), headers: { ...this.headers, ...httpBinaryHeaders(first.meta) } };
+    }
+    return { body: structuredBatchBody(records), headers: this.batchHeaders };
+  }
 }

@@ -10,6 +10,8 @@ import {
   type TlsConfig,
 } from '../../config/common.js';
 import type { MapReader } from '../../config/reader.js';
+import { parseHttpUrl } from '../../lib/url.js';
+import { OUTPUT_FORMATS, type OutputFormat } from '../delivery/cloudevents.js';
 import type { BufferSpec } from '../delivery/open-buffer.js';
 
 /**
@@ -44,6 +46,8 @@ export interface WebhookOutputConfig {
   maxBackoffMs: number;
   /** `null`: one event per request, the body is the event JSON. */
   batch: WebhookBatchConfig | null;
+  /** `cloudevents`: CloudEvents 1.0, binary mode for single events, structured batch mode for batches. */
+  format: OutputFormat;
   filter: OutputFilter;
 }
 
@@ -80,6 +84,7 @@ export const WEBHOOK_OUTPUT_KEYS = [
   'retry_backoff',
   'max_backoff',
   'batch',
+  'format',
   ...FILTER_KEYS,
 ];
 
@@ -118,6 +123,7 @@ export function readWebhookOutput(m: MapReader): WebhookOutputConfig {
       auth = { basic: target.credentials, bearerToken: null };
     }
   }
+  const format = m.oneOf('format', OUTPUT_FORMATS, 'json');
   const tls = readTls(m);
   if (tls && target.url.startsWith('http:')) m.error('tls', 'is set but url uses http; use an https URL');
   const retryBackoffMs = m.duration('retry_backoff', WEBHOOK_OUTPUT_DEFAULTS.retryBackoffMs, { min: 1 });
@@ -127,7 +133,7 @@ export function readWebhookOutput(m: MapReader): WebhookOutputConfig {
     type: 'webhook',
     name: m.string('name', target.name, { nonEmpty: true }),
     url: target.url,
-    headers: readHeaders(m),
+    headers: readHeaders(m, format),
     auth,
     tls,
     timeoutMs: m.duration('timeout', WEBHOOK_OUTPUT_DEFAULTS.timeoutMs, { min: 1 }),
@@ -137,6 +143,7 @@ export function readWebhookOutput(m: MapReader): WebhookOutputConfig {
     retryBackoffMs,
     maxBackoffMs,
     batch: readBatch(m),
+    format,
     filter: readFilter(m),
   };
 }
@@ -159,15 +166,9 @@ function readUrl(m: MapReader): ParsedTarget {
   };
   const text = m.string('url', '', { required: true, nonEmpty: true });
   if (!text) return fallback;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    m.error('url', 'must be an absolute http:// or https:// URL (value not shown: it may hold credentials)');
-    return fallback;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    m.error('url', `must use http or https, got ${JSON.stringify(url.protocol.slice(0, -1))}`);
+  const { url, error } = parseHttpUrl(text);
+  if (url === null || error !== null) {
+    m.error('url', error ?? 'is not a URL');
     return fallback;
   }
   if (!url.hostname) {
@@ -193,7 +194,7 @@ function safeDecode(text: string): string {
   }
 }
 
-function readHeaders(m: MapReader): Record<string, string> {
+function readHeaders(m: MapReader, format: OutputFormat): Record<string, string> {
   const out: Record<string, string> = {};
   if (!m.has('headers')) return out;
   const node = m.nodeOf('headers');
@@ -208,6 +209,8 @@ function readHeaders(m: MapReader): Record<string, string> {
     const reserved = RESERVED_HEADERS.get(lower);
     if (!HEADER_NAME.test(name)) h.error(name, 'is not a valid HTTP header name');
     else if (reserved) h.error(name, `cannot be set in headers: ${reserved}`);
+    else if (format === 'cloudevents' && lower.startsWith('ce-'))
+      h.error(name, 'cannot be set in headers with format: cloudevents (the output sets the ce- attributes)');
     else if (seen.has(lower)) h.error(name, 'is set twice (header names ignore case)');
     else if (!HEADER_VALUE.test(value))
       h.error(name, 'value has characters not allowed in a header (value not shown)');

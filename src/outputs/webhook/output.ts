@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { ConnectionOptions } from 'node:tls';
 import { Pool } from 'undici';
 import type { RecorderEvent } from '../../events/event.js';
+import { tlsClientOptions } from '../../lib/tls.js';
 import type { Logger } from '../../log.js';
 import type { DropReason } from '../../metrics/drop-reason.js';
 import type { OutputMeter } from '../../metrics/registry.js';
@@ -11,7 +12,7 @@ import { memorySpec, openDeliveryBuffer } from '../delivery/open-buffer.js';
 import { RetryPolicy } from '../delivery/retry.js';
 import type { Output, OutputDeps } from '../output.js';
 import { type AbortCause, AttemptControl } from './attempt-control.js';
-import { lineBudget, requestBody } from './body.js';
+import { lineBudget, RequestBuilder } from './body.js';
 import type { WebhookOutputConfig } from './config.js';
 import { classifyStatus } from './policy.js';
 import { Redactor, requestHeaders } from './request.js';
@@ -32,7 +33,7 @@ type Attempt =
   | { kind: 'shutdown' };
 
 interface LoggedError {
-  error: string;
+  err: string;
   code?: string;
 }
 
@@ -52,7 +53,7 @@ export class WebhookOutput implements Output {
   private readonly log: Logger;
   private readonly pool: Pool;
   private readonly path: string;
-  private readonly headers: Record<string, string>;
+  private readonly requests: RequestBuilder;
   private readonly redactor: Redactor;
   private readonly core: DeliveryCore;
   private readonly retryPolicy: RetryPolicy;
@@ -69,10 +70,11 @@ export class WebhookOutput implements Output {
     deps: OutputDeps,
   ) {
     this.name = config.name;
-    this.meter = deps.metrics.forOutput(config.name);
+    this.meter = deps.metrics.forOutput(config.name, this);
     this.retries = deps.metrics.webhookRetries.labels(config.name);
     this.log = deps.logger.child({ output: config.name, kind: this.kind });
     const batch = config.batch;
+    this.requests = new RequestBuilder(config.format, batch !== null, requestHeaders(config, deps.version));
     this.core = new DeliveryCore(
       {
         slots: () => (this.started ? config.workers : 0),
@@ -95,6 +97,7 @@ export class WebhookOutput implements Output {
               maxEvents: batch.maxEvents,
               maxBytes: lineBudget(batch.maxBytes),
               flushIntervalMs: batch.flushIntervalMs,
+              sizeOf: (record) => this.requests.sizeOf(record),
             }
           : { maxEvents: 1, maxBytes: Number.POSITIVE_INFINITY, flushIntervalMs: 0 },
         meter: this.meter,
@@ -108,7 +111,6 @@ export class WebhookOutput implements Output {
     this.retryPolicy = new RetryPolicy(config.retryBackoffMs, config.maxBackoffMs, 'full');
     const url = new URL(config.url);
     this.path = `${url.pathname}${url.search}`;
-    this.headers = requestHeaders(config, deps.version);
     this.redactor = new Redactor(config);
     this.pool = new Pool(url.origin, {
       connections: config.workers,
@@ -124,8 +126,6 @@ export class WebhookOutput implements Output {
   start(): void {
     if (this.started) return;
     this.started = true;
-    // Optimistic until attempts say otherwise: nothing has failed yet.
-    this.meter.up(true);
     this.core.wake();
   }
 
@@ -155,20 +155,25 @@ export class WebhookOutput implements Output {
     const dropped = await this.core.close(budgetMs);
     if (dropped > 0) this.log.warn('webhook output closed before everything was delivered', { dropped });
     await this.pool.destroy().catch(() => {});
+    this.meter.release();
   }
 
   /** Runs the attempts of one request; the core accounts its events exactly once. */
   private async deliver(batch: DeliveryBatch): Promise<DeliveryOutcome> {
-    const body = requestBody(batch.records, this.config.batch !== null);
-    const outcome = await this.attemptUntilDone(body, batch.records.length);
+    const { body, headers } = this.requests.build(batch.records);
+    const outcome = await this.attemptUntilDone(body, headers, batch.records.length);
     return outcome === null ? { kind: 'written', bytes: body.length } : { kind: 'lost', reason: outcome };
   }
 
   /** null when delivered, else why the events are lost. */
-  private async attemptUntilDone(body: Buffer, events: number): Promise<DropReason | null> {
+  private async attemptUntilDone(
+    body: Buffer,
+    headers: Record<string, string>,
+    events: number,
+  ): Promise<DropReason | null> {
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1) this.retries.inc();
-      const result = await this.attempt(body);
+      const result = await this.attempt(body, headers);
       if (result.kind === 'delivered') {
         this.markSuccess();
         return null;
@@ -202,7 +207,7 @@ export class WebhookOutput implements Output {
   }
 
   /** One POST, bounded by `timeout` from connect to the end of the response body. */
-  private async attempt(body: Buffer): Promise<Attempt> {
+  private async attempt(body: Buffer, headers: Record<string, string>): Promise<Attempt> {
     if (this.core.stopped) return { kind: 'shutdown' };
     const control = new AttemptControl();
     this.running.add(control);
@@ -212,7 +217,7 @@ export class WebhookOutput implements Output {
       const res = await this.pool.request({
         path: this.path,
         method: 'POST',
-        headers: this.headers,
+        headers,
         body,
         signal: control.signal,
       });
@@ -233,7 +238,7 @@ export class WebhookOutput implements Output {
   private aborted(cause: AbortCause): Attempt {
     if (cause === 'shutdown') return { kind: 'shutdown' };
     const error: LoggedError = {
-      error: `no complete answer within ${this.config.timeoutMs}ms`,
+      err: `no complete answer within ${this.config.timeoutMs}ms`,
       code: 'TIMEOUT',
     };
     return { kind: 'retry', status: null, retryAfterMs: null, error };
@@ -250,7 +255,6 @@ export class WebhookOutput implements Output {
     this.consecutiveFailures = 0;
     if (this.up) return;
     this.up = true;
-    this.meter.up(true);
     this.log.info('webhook receiver accepts events again');
   }
 
@@ -258,7 +262,6 @@ export class WebhookOutput implements Output {
     this.consecutiveFailures++;
     if (!this.up || this.consecutiveFailures < DOWN_AFTER_FAILURES) return;
     this.up = false;
-    this.meter.up(false);
     this.log.warn('webhook receiver is failing; output marked down', {
       consecutive_failures: this.consecutiveFailures,
     });
@@ -275,12 +278,5 @@ function describeRetry(result: {
 /** undici `connect` options: TLS material from the config and the attempt timeout for connecting. */
 function tlsOptions(config: WebhookOutputConfig): ConnectionOptions & { timeout: number } {
   const out: ConnectionOptions & { timeout: number } = { timeout: config.timeoutMs };
-  const tls = config.tls;
-  if (!tls) return out;
-  if (tls.ca !== null) out.ca = tls.ca;
-  if (tls.cert !== null) out.cert = tls.cert;
-  if (tls.key !== null) out.key = tls.key;
-  if (tls.serverName !== null) out.servername = tls.serverName;
-  out.rejectUnauthorized = !tls.insecureSkipVerify;
-  return out;
+  return config.tls ? { ...tlsClientOptions(config.tls), ...out } : out;
 }

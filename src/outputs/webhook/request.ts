@@ -1,3 +1,5 @@
+import { errnoCode } from '../../lib/errno.js';
+import { redactor } from '../../lib/redact.js';
 import type { WebhookOutputConfig } from './config.js';
 
 /**
@@ -28,7 +30,8 @@ const MIN_SECRET_LENGTH = 4;
  * a header. Cheap enough for failure paths only.
  */
 export class Redactor {
-  private readonly secrets: string[];
+  /** Replaces every credential of the output's config in a text bound for a log. */
+  readonly redact: (text: string) => string;
 
   constructor(config: WebhookOutputConfig) {
     const url = new URL(config.url);
@@ -42,30 +45,16 @@ export class Redactor {
         ? Buffer.from(`${config.auth.basic.username}:${config.auth.basic.password}`).toString('base64')
         : '',
     ];
-    // Longest first, so a secret that contains another is removed whole.
-    this.secrets = [...new Set(candidates.filter((s) => s.length >= MIN_SECRET_LENGTH))].sort(
-      (a, b) => b.length - a.length,
-    );
-  }
-
-  redact(text: string): string {
-    let out = text;
-    for (const secret of this.secrets) out = out.split(secret).join('<redacted>');
-    return out;
+    this.redact = redactor(candidates, MIN_SECRET_LENGTH);
   }
 
   /** An error as log fields: its message (redacted) and code, never its stack. */
-  describe(err: unknown): { error: string; code?: string } {
+  describe(err: unknown): { err: string; code?: string } {
     if (err instanceof Error) {
-      const code = (err as NodeJS.ErrnoException).code ?? errorCodeOfCause(err);
+      const code = errnoCode(err) ?? errnoCode(err.cause);
       const message = this.redact(err.message || err.name);
-      return code ? { error: message, code } : { error: message };
+      return code ? { err: message, code } : { err: message };
     }
-    return { error: this.redact(String(err)) };
+    return { err: this.redact(String(err)) };
   }
-}
-
-function errorCodeOfCause(err: Error): string | undefined {
-  const cause = (err as { cause?: unknown }).cause;
-  return cause instanceof Error ? (cause as NodeJS.ErrnoException).code : undefined;
 }

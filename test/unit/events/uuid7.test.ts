@@ -89,6 +89,7 @@ describe('UUIDv7 generator', () => {
       source: 'coroot',
       type: 'deployment',
       fingerprint: '0'.repeat(16),
+      dedupKey: '0'.repeat(16),
       data: {},
       severity: 'info',
     } as const;

@@ -46,6 +46,20 @@ function errorOf(body: unknown): string {
   return result.error;
 }
 
+/**
+ * The `unrecognized` draft at `index` (docs/events.md): its reason, after checking it keeps
+ * `raw` as sent and validates against the schema once stamped.
+ */
+function unrecognizedReason(body: unknown, raw: unknown, index = 0): string {
+  const draft = drafts(body)[index] as EventDraft;
+  expect(draft.type).toBe('unrecognized');
+  expect(draft.source).toBe('alertmanager');
+  expect(draft.severity).toBe('unknown');
+  expect(draft.data.raw).toBe(raw);
+  expectValidEvent(JSON.parse(serializeEvent(factory.stamp(draft)).toString('utf8')));
+  return draft.data.reason as string;
+}
+
 function alertOf(draft: EventDraft): AlertmanagerAlert {
   return draft.data.alert as AlertmanagerAlert;
 }
@@ -185,6 +199,57 @@ describe('Alertmanager fingerprints', () => {
   });
 });
 
+describe('Alertmanager dedup_key', () => {
+  it("ha-peer-a-firing.json / ha-peer-b-firing.json: two peers' copies share it; the resolve does not", () => {
+    const [a] = drafts(load('ha-peer-a-firing.json'));
+    const [b] = drafts(load('ha-peer-b-firing.json'));
+    const [resolved] = drafts(load('ha-peer-b-resolved.json'));
+    expect(alertOf(a!).group.external_url).not.toBe(alertOf(b!).group.external_url);
+    expect(a!.dedupKey).toBe(b!.dedupKey);
+    expect(a!.fingerprint).toBe(b!.fingerprint);
+    expect(resolved!.type).toBe('alert_resolved');
+    expect(resolved!.fingerprint).toBe(a!.fingerprint);
+    expect(resolved!.dedupKey).not.toBe(a!.dedupKey);
+  });
+
+  it("unrecognized-grafana-version-1.json: another sender's payload is kept whole, never refused", () => {
+    const body = load('unrecognized-grafana-version-1.json');
+    expect(drafts(body)).toHaveLength(1);
+    expect(unrecognizedReason(body, body)).toBe('unsupported Alertmanager webhook version "1": expected "4"');
+  });
+
+  const keyOf = (body: unknown, index = 0): string => (drafts(body)[index] as EventDraft).dedupKey;
+
+  it('is 16 lowercase hex, the same for an HA peer copy (other externalURL, other generatorURL)', () => {
+    const body = fixture('firing-single-alert.json');
+    const peer = {
+      ...withAlert({ generatorURL: 'http://prometheus-1:9090/graph' }),
+      externalURL: 'http://am-1:9093',
+    };
+    expect(keyOf(body)).toMatch(/^[0-9a-f]{16}$/);
+    expect(keyOf(peer)).toBe(keyOf(body));
+    // An unrecognized payload's copy from another peer too.
+    const odd = { ...body, version: '5' };
+    expect(keyOf({ ...odd, externalURL: 'http://am-1:9093' })).toBe(keyOf(odd));
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['a resolve', { status: 'resolved', endsAt: '2026-11-21T11:55:00Z' }],
+    ['another startsAt (a new firing)', { startsAt: '2026-11-21T12:40:14.123Z' }],
+    ['another endsAt', { endsAt: '2026-11-21T12:00:00Z' }],
+    ['another annotation', { annotations: { summary: 'worse now' } }],
+    ['another label set', { labels: { alertname: 'HighRequestLatency', severity: 'warning' } }],
+  ])('differs for %s', (_, change) => {
+    expect(keyOf(withAlert(change))).not.toBe(keyOf(fixture('firing-single-alert.json')));
+  });
+
+  it('differs between the alerts of one group', () => {
+    const body = fixture('group-multiple-alerts.json');
+    const keys = drafts(body).map((d) => d.dedupKey);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+});
+
 describe('every Alertmanager fixture', () => {
   const names = listFixtures('alertmanager');
 
@@ -224,8 +289,10 @@ describe('Alertmanager body errors', () => {
     [4, 'unsupported Alertmanager webhook version 4: expected "4"'],
     [null, 'unsupported Alertmanager webhook version null: expected "4"'],
     [undefined, '"version" is missing: expected Alertmanager webhook version "4"'],
-  ])('rejects version %j', (version, message) => {
-    expect(errorOf({ ...fixture('firing-single-alert.json'), version })).toBe(message);
+  ])('records version %j as one unrecognized event holding the whole body', (version, message) => {
+    const body = { ...fixture('firing-single-alert.json'), version };
+    expect(drafts(body)).toHaveLength(1);
+    expect(unrecognizedReason(body, body)).toBe(message);
   });
 
   it.each<[string, Record<string, unknown>, string]>([
@@ -239,8 +306,10 @@ describe('Alertmanager body errors', () => {
     ['externalURL type', { externalURL: false }, '"externalURL" must be a string, got boolean'],
     ['truncatedAlerts', { truncatedAlerts: -1 }, '"truncatedAlerts" must be a non-negative integer, got -1'],
     ['groupKey type', { groupKey: {} }, '"groupKey" must be a string, got object'],
-  ])('payload: %s', (_, change, message) => {
-    expect(errorOf({ ...fixture('firing-single-alert.json'), ...change })).toBe(message);
+  ])('payload: %s → one unrecognized event holding the whole body', (_, change, message) => {
+    const body = { ...fixture('firing-single-alert.json'), ...change };
+    expect(drafts(body)).toHaveLength(1);
+    expect(unrecognizedReason(body, body)).toBe(message);
   });
 
   it.each<[string, Record<string, unknown>, string]>([
@@ -273,14 +342,20 @@ describe('Alertmanager body errors', () => {
     ],
     ['generatorURL type', { generatorURL: [] }, '"alerts[0].generatorURL" must be a string, got array'],
     ['fingerprint type', { fingerprint: 12 }, '"alerts[0].fingerprint" must be a string, got number'],
-  ])('alert: %s', (_, change, message) => {
-    expect(errorOf(withAlert(change))).toBe(message);
+  ])('alert: %s → that alert as an unrecognized event', (_, change, message) => {
+    const body = withAlert(change);
+    expect(unrecognizedReason(body, body.alerts[0])).toBe(message);
   });
 
-  it('is all-or-nothing: one bad alert in a group rejects the payload, naming it', () => {
+  it('records every alert of a group; one that cannot be read is unrecognized, naming it', () => {
     const body = fixture('group-multiple-alerts.json');
     body.alerts[2] = { ...body.alerts[2], labels: null };
-    expect(errorOf(body)).toBe('"alerts[2].labels" must be an object of strings, got null');
+    const all = drafts(body);
+    expect(all).toHaveLength(body.alerts.length);
+    expect(all.filter((d) => d.type === 'unrecognized')).toHaveLength(1);
+    expect(unrecognizedReason(body, body.alerts[2], 2)).toBe(
+      '"alerts[2].labels" must be an object of strings, got null',
+    );
   });
 });
 

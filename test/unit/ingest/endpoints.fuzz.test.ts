@@ -3,6 +3,11 @@
  * bytes arrive, the parser returns, and returns either drafts that stamp into
  * schema-valid events or a rejection with a message; never a throw, never polluted
  * prototypes, the same answer for the same input. A failure prints fast-check's seed.
+ *
+ * Since issue 16 every JSON object (or array of objects) is accepted: what fits no known
+ * shape is an `unrecognized` draft, also schema-valid. So "accepted ⇒ valid event" covers
+ * more inputs, and "refused ⇒ 400" is narrower: only a body that is not JSON, not an object
+ * or array of objects, or nested too deep to be written back is refused.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -123,6 +128,10 @@ function checkParse(parse: (body: unknown) => ParseResult, input: unknown): Pars
   return first;
 }
 
+function isPlainObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** What src/ingest/server.ts (ingestBody) does with a body it read in full. */
 type Answer = { status: 202; body: unknown; drafts: EventDraft[] } | { status: 400; error: string };
 
@@ -192,6 +201,27 @@ describe('fuzz: both webhook parsers', () => {
   );
 });
 
+describe('fuzz: no refusal Coroot or Alertmanager would pay for', () => {
+  it.each([
+    { name: 'Coroot', parse: parseCorootBody, fields: COROOT_FIELDS },
+    { name: 'Alertmanager', parse: parseAlertmanagerBody, fields: AM_FIELDS },
+  ])(
+    '$name: any JSON object is accepted, each draft a valid event (unrecognized included)',
+    ({ parse, fields }) => {
+      // Nesting deeper than an event can hold is the one refusal left (tested below).
+      const value = fc.jsonValue({ maxDepth: 4 });
+      const object = fc.oneof(fc.dictionary(fc.string(), value), recordArb(fields, value));
+      fc.assert(
+        fc.property(object, (value) => {
+          const result = checkParse(parse, viaJson(value));
+          expect(result.ok).toBe(true);
+        }),
+        { numRuns: RUNS },
+      );
+    },
+  );
+});
+
 describe('fuzz: Coroot webhook parser', () => {
   it('objects of Coroot field names with right, near and hostile values', () => {
     const value = fc.oneof(fc.constantFrom(...COROOT_WORDS), hostileJson(COROOT_WORDS));
@@ -212,13 +242,14 @@ describe('fuzz: Coroot webhook parser', () => {
     );
   });
 
-  it('arrays of (mutated) notifications: all accepted, one draft each, or one rejection naming the index', () => {
+  it('arrays of (mutated) notifications: one draft each (unrecognized included), refused only for a non-object item or too deep', () => {
     const item = fc.oneof(fc.constantFrom(...corootSeeds), mutatedArb(corootSeeds, COROOT_WORDS));
     fc.assert(
       fc.property(fc.array(item, { maxLength: 6 }), (items) => {
         const result = checkParse(parseCorootBody, items);
         if (result.ok) expect(result.drafts).toHaveLength(items.length);
-        else expect(result.error).toMatch(/^\[\d+\]: /);
+        else if (items.every(isPlainObject)) expect(result.error).toMatch(/^JSON nested more than/);
+        else expect(result.error).toMatch(/^\[\d+\]: must be a JSON object/);
       }),
       { numRuns: RUNS / 2 },
     );
@@ -238,8 +269,13 @@ describe('fuzz: Coroot webhook parser', () => {
         const result = checkParse(parseCorootBody, wire);
         expect(result.ok).toBe(true);
         if (!result.ok) return;
-        const data = result.drafts[0]?.data as Record<string, { extra: Record<string, unknown> }>;
-        const extra = Object.values(data)[0]?.extra as Record<string, unknown>;
+        const draft = result.drafts[0] as EventDraft;
+        // A seed of no known shape keeps the keys in `raw`, the others in their custom fields.
+        const extra = (
+          draft.type === 'unrecognized'
+            ? draft.data.raw
+            : (Object.values(draft.data)[0] as { extra: Record<string, unknown> }).extra
+        ) as Record<string, unknown>;
         for (const [key] of entries) {
           expect(Object.hasOwn(extra, key)).toBe(true);
           expect(JSON.stringify(extra[key])).toBe(JSON.stringify(wire[key]));
@@ -321,11 +357,14 @@ describe('fuzz: Alertmanager webhook parser', () => {
     );
   });
 
-  it('mutated fixtures: one draft per alert when accepted', () => {
+  it('mutated fixtures: one draft per alert when accepted, or the whole body as one unrecognized draft', () => {
     fc.assert(
       fc.property(mutatedArb(alertmanagerSeeds, AM_WORDS), (doc) => {
         const result = checkParse(parseAlertmanagerBody, doc);
-        if (result.ok) expect(result.drafts).toHaveLength((doc as { alerts: unknown[] }).alerts.length);
+        if (!result.ok) return;
+        const [first] = result.drafts;
+        if (result.drafts.length === 1 && first?.type === 'unrecognized' && first.data.raw === doc) return;
+        expect(result.drafts).toHaveLength((doc as { alerts: unknown[] }).alerts.length);
       }),
       { numRuns: RUNS },
     );

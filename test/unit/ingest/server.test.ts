@@ -3,6 +3,7 @@
  * tests): what it answers when the queue is full, before and after reading the body.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import type { RecorderEvent } from '../../../src/events/event.js';
 import { EventFactory } from '../../../src/events/factory.js';
 import { IngestServer } from '../../../src/ingest/server.js';
 import { silentLogger } from '../../../src/log.js';
@@ -10,6 +11,7 @@ import { Metrics } from '../../../src/metrics/registry.js';
 import type { Recorder } from '../../../src/recorder/recorder.js';
 import { configOf } from '../../helpers/config.js';
 import { loadFixture } from '../../helpers/fixtures.js';
+import { expectValidEvent } from '../../helpers/schema.js';
 
 let server: IngestServer | null = null;
 afterEach(() => {
@@ -67,5 +69,101 @@ describe('ingest with a full queue', () => {
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({ accepted: 0, dropped: 1 });
     expect(dropped).toBe(1);
+  });
+});
+
+/** A stand-in recorder that takes everything (or refuses while `refuse` says so) and keeps it. */
+function collecting(refuse: () => boolean = () => false): {
+  recorder: Partial<Recorder>;
+  events: RecorderEvent[];
+} {
+  const events: RecorderEvent[] = [];
+  return {
+    events,
+    recorder: {
+      full: false,
+      capacity: 1000,
+      updateGauges: () => {},
+      recordAll: (batch) => {
+        if (refuse()) return 'queue_full';
+        events.push(...batch);
+        return 'accepted';
+      },
+    },
+  };
+}
+
+const postTo = (base: string, path: string, body: string): Promise<Response> =>
+  fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+
+describe('ingest keeps what the sender sent', () => {
+  it('answers 202 to an object of no known shape and records it as unrecognized, on both endpoints', async () => {
+    const { recorder, events } = collecting();
+    const base = await start('', recorder);
+    const odd = { text: 'hello from a custom template' };
+    const res = await postTo(base, '/api/v1/coroot', JSON.stringify(odd));
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ accepted: 1 });
+    const grafana = loadFixture('alertmanager/unrecognized-grafana-version-1.json');
+    expect((await postTo(base, '/api/v1/alertmanager', JSON.stringify(grafana))).status).toBe(202);
+    expect(events.map((e) => [e.source, e.type])).toEqual([
+      ['coroot', 'unrecognized'],
+      ['alertmanager', 'unrecognized'],
+    ]);
+    expect(events[0]?.data.raw).toEqual(odd);
+    expect(events[1]?.data.raw).toEqual(grafana);
+    for (const e of events) expectValidEvent(JSON.parse(JSON.stringify(e)));
+  });
+
+  it.each([
+    ['not JSON', '{"status":'],
+    ['an empty body', ''],
+    ['JSON that is not an object', '"WARNING"'],
+    ['an array holding a number', '[{"rule_name":"x"},1]'],
+  ])('still answers 400 to %s', async (_, body) => {
+    const { recorder, events } = collecting();
+    const base = await start('', recorder);
+    expect((await postTo(base, '/api/v1/coroot', body)).status).toBe(400);
+    expect(events).toEqual([]);
+  });
+});
+
+describe('ingest dedupe', () => {
+  const alert = JSON.stringify(loadFixture('coroot/alert-firing-warning.json'));
+  const scrapeCount = async (base: string, source: string): Promise<number> => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith(`coroot_event_recorder_events_deduplicated_total{source="${source}"}`));
+    return line === undefined ? 0 : Number(line.split(' ').at(-1));
+  };
+
+  it('answers a second copy within the window with 202 and does not record it again (counted)', async () => {
+    const { recorder, events } = collecting();
+    const base = await start('', recorder);
+    expect(await (await postTo(base, '/api/v1/coroot', alert)).json()).toEqual({ accepted: 1 });
+    const again = await postTo(base, '/api/v1/coroot', alert);
+    expect(again.status).toBe(202);
+    expect(await again.json()).toEqual({ accepted: 0, deduplicated: 1 });
+    expect(events).toHaveLength(1);
+    expect(await scrapeCount(base, 'coroot')).toBe(1);
+  });
+
+  it('does not remember a copy that was refused with 503: its retry is recorded', async () => {
+    let refuse = true;
+    const { recorder, events } = collecting(() => refuse);
+    const base = await start('', recorder);
+    expect((await postTo(base, '/api/v1/coroot', alert)).status).toBe(503);
+    refuse = false;
+    expect(await (await postTo(base, '/api/v1/coroot', alert)).json()).toEqual({ accepted: 1 });
+    expect(events).toHaveLength(1);
+  });
+
+  it('with window: 0s keeps every copy', async () => {
+    const { recorder, events } = collecting();
+    const base = await start('dedupe: { window: 0s }\n', recorder);
+    for (let i = 0; i < 3; i++) await postTo(base, '/api/v1/coroot', alert);
+    expect(events).toHaveLength(3);
+    expect(await scrapeCount(base, 'coroot')).toBe(0);
   });
 });

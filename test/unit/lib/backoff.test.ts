@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backoffCeiling, backoffDelay } from '../../../src/lib/backoff.js';
+import { backoffCeiling, backoffDelay, withJitter } from '../../../src/lib/backoff.js';
 import { classifyStatus } from '../../../src/outputs/webhook/policy.js';
 
 describe('backoff', () => {
@@ -37,6 +37,16 @@ describe('backoff', () => {
   it('spreads retries: many draws are not all equal', () => {
     const draws = new Set(Array.from({ length: 50 }, () => backoffDelay(3, 100, 10_000)));
     expect(draws.size).toBeGreaterThan(10);
+  });
+});
+
+describe('jitter modes', () => {
+  it('spread a ceiling of 1000 ms as each mode promises', () => {
+    const at = (r: number) => () => r;
+    expect([0, 0.5, 0.999].map((r) => withJitter(1000, 'full', at(r)))).toEqual([0, 500, 999]);
+    expect([0, 0.5, 0.999].map((r) => withJitter(1000, 'equal', at(r)))).toEqual([500, 750, 1000]);
+    expect([0, 0.5, 0.999].map((r) => withJitter(1000, 'tenth', at(r)))).toEqual([900, 1000, 1100]);
+    expect(withJitter(1000, 'none', at(0.3))).toBe(1000);
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { CounterCells, GaugeCells, HistogramCells } from '../../../src/metrics/cells.js';
+import { CounterCells, HistogramCells } from '../../../src/metrics/cells.js';
 import { Metrics } from '../../../src/metrics/registry.js';
 
 const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
@@ -52,34 +52,6 @@ describe('metric cells', () => {
     expect(await cellRegistry.metrics()).toBe(await direct.metrics());
     expect(() => cells.cell({ a: 'x', b: '1' }).inc(-1)).toThrow(TypeError);
     expect(() => cells.cell({ a: 'x', b: '1' }).inc(Number.NaN)).toThrow(TypeError);
-  });
-
-  it('gauges: last set wins, and a removed series stays away until set again', async () => {
-    const { direct, cells: cellRegistry } = pair();
-    const d = new Gauge({ name: 'g', help: 'h', labelNames: ['o'] as const, registers: [direct] });
-    const cells = new GaugeCells<'o'>();
-    const g = new Gauge({
-      name: 'g',
-      help: 'h',
-      labelNames: ['o'] as const,
-      registers: [cellRegistry],
-      collect() {
-        cells.flush(this);
-      },
-    });
-    d.labels('a').set(3);
-    d.labels('a').set(7);
-    d.labels('b').set(1);
-    cells.cell({ o: 'a' }).set(3);
-    cells.cell({ o: 'a' }).set(7);
-    cells.cell({ o: 'b' }).set(1);
-    expect(await cellRegistry.metrics()).toBe(await direct.metrics());
-    d.remove({ o: 'a' });
-    cells.remove(g, { o: 'a' });
-    expect(await cellRegistry.metrics()).toBe(await direct.metrics());
-    d.labels('a').set(2);
-    cells.cell({ o: 'a' }).set(2);
-    expect(await cellRegistry.metrics()).toBe(await direct.metrics());
   });
 
   it('histograms: same buckets, count and sum as direct observe', async () => {
@@ -130,16 +102,5 @@ describe('metric cells', () => {
     expect(text).toContain(
       'coroot_event_recorder_ingest_request_duration_seconds_count{endpoint="coroot"} 1',
     );
-  });
-
-  it('Metrics: an output queue gauge removed by a reload comes back only when set again', async () => {
-    const metrics = new Metrics('test', { defaultMetrics: false });
-    const name = 'coroot_event_recorder_output_queue_length';
-    metrics.outputQueueCell('f').set(4);
-    expect(await metrics.registry.metrics()).toContain(`${name}{output="f"} 4`);
-    metrics.removeOutput('f');
-    expect(await metrics.registry.metrics()).not.toContain(`${name}{output="f"}`);
-    metrics.outputQueueCell('f').set(1);
-    expect(await metrics.registry.metrics()).toContain(`${name}{output="f"} 1`);
   });
 });

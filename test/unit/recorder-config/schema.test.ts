@@ -120,7 +120,7 @@ describe('config errors name the key and the line', () => {
       'file_outputs:\n  - path: /a\n    event_types: [alert_fired]\n    min_severity: high\n',
     );
     expect(errors).toEqual([
-      `${FILE}:3: file_outputs[0].event_types[0]: must be one of alert_firing, alert_resolved, incident_opened, incident_resolved, deployment, recorder_started, recorder_stopped, config_reloaded, got "alert_fired"`,
+      `${FILE}:3: file_outputs[0].event_types[0]: must be one of alert_firing, alert_resolved, incident_opened, incident_resolved, deployment, recorder_started, recorder_stopped, config_reloaded, unrecognized, got "alert_fired"`,
       `${FILE}:4: file_outputs[0].min_severity: must be one of unknown, info, warning, critical, got "high"`,
     ]);
   });

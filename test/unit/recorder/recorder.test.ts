@@ -20,6 +20,7 @@ function event(i: number, over: Partial<EventDraft> = {}): RecorderEvent {
     source: 'coroot',
     type: 'alert_firing',
     fingerprint: i.toString(16).padStart(16, '0'),
+    dedupKey: i.toString(16).padStart(16, '0'),
     severity: 'warning',
     data: { alert: { severity: 'warning', n: i } },
     ...over,

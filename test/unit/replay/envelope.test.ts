@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SEVERITY } from '../../../src/events/event.js';
 import { parseEventLine } from '../../../src/replay/envelope.js';
 import { auditEvent } from '../../helpers/replay.js';
 
@@ -16,5 +17,16 @@ describe('replay envelope', () => {
     expect(why(JSON.stringify({ ...event, id: 7 }))).toBe('no "id" string');
     expect(why(JSON.stringify({ ...event, '@timestamp': 'later' }))).toBe('no valid "@timestamp"');
     expect(why(JSON.stringify({ ...event, data: null }))).toBe('no "data" object');
+  });
+
+  it('restores the severity routing reads, which the line does not carry', () => {
+    const severityAfterParse = (event: object): unknown => {
+      const parsed = parseEventLine(Buffer.from(JSON.stringify(event)));
+      return parsed.ok ? parsed.event[SEVERITY] : parsed.reason;
+    };
+    const event = auditEvent(0);
+    expect(severityAfterParse(event)).toBe('warning');
+    expect(severityAfterParse({ ...event, type: 'deployment', data: { deployment: {} } })).toBe('info');
+    expect(severityAfterParse({ ...event, type: 'recorder_started', data: { recorder: {} } })).toBe('info');
   });
 });

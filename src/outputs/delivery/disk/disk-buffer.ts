@@ -19,6 +19,7 @@ import {
 } from 'node:fs';
 import { promisify } from 'node:util';
 import { Backoff } from '../../../lib/backoff.js';
+import { errnoCode } from '../../../lib/errno.js';
 import type { Logger } from '../../../log.js';
 import type { BufferedRecord, DeliveryBuffer, EventMeta } from '../buffer.js';
 import { Ledger } from './ledger.js';
@@ -316,7 +317,7 @@ export class DiskBuffer implements DeliveryBuffer {
       await this.syncTail();
       await this.persistLedger();
     } catch (err) {
-      this.log.error('disk buffer: shutdown write failed', { dir: this.options.dir, error: errText(err) });
+      this.log.error('disk buffer: shutdown write failed', { dir: this.options.dir, err: errText(err) });
       lost = this.staged();
     }
     for (const w of this.commitWaiters.splice(0)) w.resolve();
@@ -440,7 +441,7 @@ export class DiskBuffer implements DeliveryBuffer {
         // Sync, ledger or unlink failed (EIO and the like): log, and try again on the next tick.
         this.log.error('disk buffer: background write failed', {
           dir: this.options.dir,
-          error: errText(err),
+          err: errText(err),
         });
         this.syncDue = false;
         this.pausedUntil = Date.now() + 1000;
@@ -495,7 +496,7 @@ export class DiskBuffer implements DeliveryBuffer {
       if (this.writeError === null) {
         this.log.error('disk buffer: write failed; refusing new events until a retry succeeds', {
           dir: this.options.dir,
-          error: why,
+          err: why,
         });
       }
       this.writeError = why;
@@ -571,8 +572,8 @@ export class DiskBuffer implements DeliveryBuffer {
         await closeAsync(this.readerFd.fd);
         this.readerFd = null;
       }
-      await unlinkAsync(segmentPath(this.options.dir, oldest.first)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err;
+      await unlinkAsync(segmentPath(this.options.dir, oldest.first)).catch((err: unknown) => {
+        if (errnoCode(err) !== 'ENOENT') throw err;
       });
       this.segments.shift();
       this.segmentTotal -= oldest.size;
@@ -614,7 +615,7 @@ export class DiskBuffer implements DeliveryBuffer {
         // An unreadable file (EIO, removed by hand): count what it held and move past it.
         this.log.error('disk buffer: read failed; skipping the segment', {
           dir: this.options.dir,
-          error: errText(err),
+          err: errText(err),
         });
         this.skipCurrentSegment();
         continue;
@@ -817,6 +818,7 @@ async function fsyncDirAsync(dir: string): Promise<void> {
 }
 
 function errText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return e.code ? `${e.code}: ${e.message}` : String(e.message ?? err);
+  const code = errnoCode(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return code ? `${code}: ${message}` : message;
 }

@@ -1,5 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { errnoCode } from '../../../lib/errno.js';
 import type { BufferedRecord } from '../buffer.js';
 import { decodeLedger, LEDGER_FILE } from './ledger.js';
 import { type LockInfo, readLock } from './lock.js';
@@ -86,7 +87,7 @@ export async function* pendingRecords(
       }
     } catch (err) {
       // Deleted by the running recorder meanwhile (acknowledged): nothing pending in it.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      if (errnoCode(err) === 'ENOENT') continue;
       throw err;
     }
     onSegment?.({ file, firstSeq: first, bytes, records });

@@ -1,5 +1,6 @@
 import { closeSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { errnoCode } from '../../../lib/errno.js';
 
 /**
  * One process per buffer directory. Node has no flock(2), and `open(..., 'wx')` alone would
@@ -63,7 +64,7 @@ export function ownerAlive(owner: Owner): boolean {
   try {
     process.kill(owner.pid, 0);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    if (errnoCode(err) === 'ESRCH') return false;
     // EPERM: it exists under another user; fall through to the start-time check.
   }
   const start = processStartTime(owner.pid);
@@ -125,7 +126,7 @@ export function acquireLock(dir: string): DirLock {
         },
       };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (errnoCode(err) !== 'EEXIST') throw err;
     }
     let text: string;
     try {

@@ -5,11 +5,13 @@ import {
   type AlertState,
   type ApiAlert,
   alertState,
+  parseAlertsPage,
 } from '../../../../src/ingest/coroot-api/api-alert.js';
 import { diffAlerts } from '../../../../src/ingest/coroot-api/diff.js';
+import { loadFixture } from '../../../helpers/fixtures.js';
 
 /** An API alert in `state`, shaped as Coroot sets the fields for it (docs/coroot.md). */
-function alert(id: string, state: AlertState): ApiAlert {
+function alert(id: string, state: AlertState, updatedAt = 2_000): ApiAlert {
   return {
     id,
     fingerprint: null,
@@ -24,11 +26,12 @@ function alert(id: string, state: AlertState): ApiAlert {
     openedAt: 1_000,
     resolvedAt: state === 'resolved' ? 2_000 : null,
     manuallyResolvedAt: state === 'manual' ? 2_000 : null,
-    updatedAt: 2_000,
+    updatedAt,
     suppressed: state === 'suppressed',
     resolvedBy: state === 'manual' || state === 'suppressed' ? 'jane' : null,
     report: null,
     durationMs: 1_000,
+    notifications: [],
   };
 }
 
@@ -78,7 +81,12 @@ describe('diffAlerts', () => {
       ALERT_STATES.map((s) => alert(s, s)),
       false,
     );
-    expect(d).toEqual({ transitions: [], adopted: [], missing: [] });
+    expect(d).toEqual({
+      transitions: [],
+      adopted: [],
+      missing: [],
+      suppressed: [{ id: 'suppressed', updatedAt: 2_000 }],
+    });
   });
 
   it.each([
@@ -90,15 +98,19 @@ describe('diffAlerts', () => {
     ['resolved', 'open'],
     ['resolved', 'suppressed'],
   ] as const)('%s → %s is one step', (from, to) => {
-    const d = diffAlerts(known([['a', from]]), [alert('a', to)], false);
+    // Suppressed when updated_at was 1000; a reopen moved it.
+    const d = diffAlerts(known([['a', from]]), [alert('a', to)], false, new Map([['a', 1_000]]));
     expect(stepsOf(d)).toEqual([['a', from, [to]]]);
   });
 
   it('walks open → suppressed → reopened → manually resolved as four events', () => {
     let state = new Map<string, AlertState>();
+    const suppressedAt = new Map<string, number>();
     const events: AlertState[] = [];
     for (const [i, s] of (['open', 'suppressed', 'open', 'manual'] as const).entries()) {
-      const d = diffAlerts(state, [alert('a', s)], i === 0);
+      // Coroot moves updated_at on each of these user actions.
+      const d = diffAlerts(state, [alert('a', s, 1_000 * (i + 1))], i === 0, suppressedAt);
+      for (const m of d.suppressed) suppressedAt.set(m.id, m.updatedAt);
       for (const t of d.transitions) events.push(...t.steps);
       state = new Map([
         ...state,
@@ -133,7 +145,9 @@ describe('diffAlerts', () => {
             Object.entries(before).filter((e): e is [string, AlertState] => e[1] !== undefined),
           );
           const current = Object.entries(now).map(([id, s]) => alert(id, s));
-          const d = diffAlerts(knownStates, current, baseline);
+          // Every recorded suppression is older than what Coroot shows now: an open alert is a reopen.
+          const marks = new Map([...knownStates.keys()].map((id) => [id, 1_000] as const));
+          const d = diffAlerts(knownStates, current, baseline, marks);
           const next = new Map(knownStates);
           for (const { id, state: s } of d.adopted) next.set(id, s);
           for (const t of d.transitions) {
@@ -146,11 +160,63 @@ describe('diffAlerts', () => {
             next.set(t.alert.id, t.steps.at(-1) as AlertState);
           }
           for (const a of current) expect(next.get(a.id)).toBe(alertState(a));
-          const again = diffAlerts(next, current, false);
+          const again = diffAlerts(next, current, false, marks);
           expect(again.transitions).toEqual([]);
           expect(again.adopted).toEqual([]);
         },
       ),
     );
+  });
+
+  it('does not announce an alert Coroot closed at birth (resolved_by AI: suppressed by AI; init): adopted silently', () => {
+    const ai = { ...alert('ai', 'suppressed'), resolvedBy: 'AI' };
+    const init = { ...alert('init', 'manual'), resolvedBy: 'init' };
+    const user = alert('user', 'manual');
+    const d = diffAlerts(known([]), [ai, init, user], false);
+    expect(d.adopted).toEqual([
+      { id: 'ai', state: 'suppressed' },
+      { id: 'init', state: 'manual' },
+    ]);
+    // A user's close of an alert we never saw open still fills the gap.
+    expect(stepsOf(d)).toEqual([['user', null, ['open', 'manual']]]);
+  });
+
+  it('an un-suppressed alert (updated_at unchanged, resolved_at unset) is not a reopen; its resolve is recorded', () => {
+    const marks = new Map([['a', 2_000]]);
+    const lifted = diffAlerts(known([['a', 'suppressed']]), [alert('a', 'open', 2_000)], false, marks);
+    expect(lifted.transitions).toEqual([]);
+    expect(lifted.adopted).toEqual([]);
+    // The next evaluation resolves it: Coroot sends its OK webhook then, and so do we.
+    const resolved = diffAlerts(known([['a', 'suppressed']]), [alert('a', 'resolved', 2_000)], false, marks);
+    expect(stepsOf(resolved)).toEqual([['a', 'suppressed', ['resolved']]]);
+  });
+
+  it('without a remembered updated_at (a state file from before) an open-looking suppressed alert is not a reopen', () => {
+    expect(diffAlerts(known([['a', 'suppressed']]), [alert('a', 'open')], false).transitions).toEqual([]);
+  });
+
+  it('a user reopen of a suppressed alert (updated_at moved) is a reopen', () => {
+    const d = diffAlerts(
+      known([['a', 'suppressed']]),
+      [alert('a', 'open', 3_000)],
+      false,
+      new Map([['a', 2_000]]),
+    );
+    expect(stepsOf(d)).toEqual([['a', 'suppressed', ['open']]]);
+  });
+
+  it('alerts-system-closed.json: AI-suppressed and init-closed alerts stay silent; the un-suppressed one is no reopen', () => {
+    const page = parseAlertsPage(loadFixture('coroot-api/alerts-system-closed.json'));
+    if (!page.ok) throw new Error(page.error);
+    const [ai, init, lifted] = page.alerts as [ApiAlert, ApiAlert, ApiAlert];
+    expect([alertState(ai), alertState(init), alertState(lifted)]).toEqual(['suppressed', 'manual', 'open']);
+    const d = diffAlerts(
+      known([[lifted.id, 'suppressed']]),
+      page.alerts,
+      false,
+      new Map([[lifted.id, lifted.updatedAt as number]]),
+    );
+    expect(d.transitions).toEqual([]);
+    expect(d.adopted.map((a) => a.id)).toEqual([ai.id, init.id]);
   });
 });

@@ -174,6 +174,7 @@ describe('apiAlertDraft', () => {
       updated_at: 1795260600000,
       suppressed: false,
       report: null,
+      notifications: [],
     });
     expectValidEvent(JSON.parse(JSON.stringify(factory.stamp(draft))));
   });
@@ -194,5 +195,29 @@ describe('apiAlertDraft', () => {
         expectValidEvent(JSON.parse(JSON.stringify(factory.stamp(apiAlertDraft(a, state, ctx)))));
       }
     }
+  });
+
+  it("reads the API alert's notifications into extra (channel null when Go omitted it)", () => {
+    const draft = apiAlertDraft(byId('k3v9q2m8x1za'), 'open', ctx);
+    expect((draft.data.alert as { extra: Record<string, unknown> }).extra.notifications).toEqual([
+      { type: 'slack', channel: '#alerts' },
+      { type: 'webhook', channel: null },
+    ]);
+  });
+
+  it('a manual close by Coroot itself (resolved_by AI or init) is resolution system, resolved_by verbatim', () => {
+    for (const by of ['AI', 'init']) {
+      const draft = apiAlertDraft({ ...byId('m4n8b2v6c0xz'), resolvedBy: by }, 'manual', ctx);
+      expect(draft.data.alert).toMatchObject({ resolution: 'system', resolved_by: by });
+      expectValidEvent(JSON.parse(JSON.stringify(factory.stamp(draft))));
+    }
+  });
+
+  it('dedup_key: the same change seen by two pollers matches, whatever updated_at each caught', () => {
+    const a = apiAlertDraft(byId('m4n8b2v6c0xz'), 'manual', ctx);
+    const b = apiAlertDraft({ ...byId('m4n8b2v6c0xz'), updatedAt: 1_795_253_999_000 }, 'manual', ctx);
+    expect(a.dedupKey).toMatch(/^[0-9a-f]{16}$/);
+    expect(b.dedupKey).toBe(a.dedupKey);
+    expect(apiAlertDraft(byId('m4n8b2v6c0xz'), 'open', ctx).dedupKey).not.toBe(a.dedupKey);
   });
 });

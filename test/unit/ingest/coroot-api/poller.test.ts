@@ -13,6 +13,7 @@ import { EventFactory } from '../../../../src/events/factory.js';
 import { CorootApiPoller } from '../../../../src/ingest/coroot-api/poller.js';
 import { Logger } from '../../../../src/log.js';
 import { Metrics } from '../../../../src/metrics/registry.js';
+import { DraftIntake } from '../../../../src/recorder/intake.js';
 import { Recorder } from '../../../../src/recorder/recorder.js';
 import { CollectingOutput } from '../../../helpers/collecting-output.js';
 import { FakeCoroot } from '../../../helpers/fake-coroot.js';
@@ -73,8 +74,7 @@ describe('CorootApiPoller', () => {
       ...opts.over,
     };
     const poller = new CorootApiPoller(config, {
-      recorder,
-      factory: new EventFactory('unit'),
+      sink: new DraftIntake(recorder, new EventFactory('unit')),
       metrics,
       logger,
     });
@@ -104,6 +104,39 @@ describe('CorootApiPoller', () => {
       alerts: Record<string, string>;
     };
     expect(saved.alerts).toEqual({ a00000000001: 'open', a00000000002: 'open', a00000000003: 'open' });
+  });
+
+  it('an un-suppressed alert is no reopen, across polls and a restart; its later resolve is recorded', async () => {
+    const r = await rig({ login: false });
+    const id = 'u00000000001';
+    r.fake.open(id);
+    r.poller.start();
+    const okPolls = async (n: number): Promise<void> => {
+      const target = (await polls(r, 'ok')) + n;
+      await waitFor(async () => (await polls(r, 'ok')) >= target, { what: `${n} more polls` });
+    };
+    const seen = (): string[] =>
+      r.out.events.map((e) => `${e.type}:${(e.data.alert as { resolution: string | null }).resolution}`);
+    await waitFor(() => r.out.events.length === 1, { what: 'the firing event' });
+    r.fake.suppress(id, 'Jane Doe');
+    await waitFor(() => r.out.events.length === 2, { what: 'the suppression' });
+    r.fake.clearSuppression(id);
+    await okPolls(3);
+    expect(seen()).toEqual(['alert_firing:null', 'alert_resolved:suppressed']);
+    // A restart reads the remembered updated_at from the state file: still no reopen.
+    await r.poller.stop();
+    const again = new CorootApiPoller(r.config, {
+      sink: new DraftIntake(r.recorder, new EventFactory('unit')),
+      metrics: r.metrics,
+      logger: new Logger('error', () => {}),
+    });
+    r.poller = again;
+    again.start();
+    await okPolls(3);
+    expect(seen()).toEqual(['alert_firing:null', 'alert_resolved:suppressed']);
+    r.fake.resolve(id);
+    await waitFor(() => r.out.events.length === 3, { what: 'the resolve' });
+    expect(seen()).toEqual(['alert_firing:null', 'alert_resolved:suppressed', 'alert_resolved:auto']);
   });
 
   it('logs in with the cookie, logs in again after a 401, and never logs a secret', async () => {
@@ -137,7 +170,7 @@ describe('CorootApiPoller', () => {
     expect(lines[0]).toMatchObject({
       level: 'error',
       result: 'error_auth',
-      error: expect.stringMatching(/login refused: HTTP 404/),
+      err: expect.stringMatching(/login refused: HTTP 404/),
     });
     expect(lines.map((l) => l.consecutive_failures).slice(0, 2)).toEqual([1, 2]);
     expect(r.logs.join('')).not.toContain('wrong');

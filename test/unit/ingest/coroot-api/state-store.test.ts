@@ -25,7 +25,7 @@ describe('StateStore', () => {
   it('a missing file is a first start, silently', async () => {
     const { logger, lines } = capture();
     const state = await new StateStore(join(dir, 'none.json'), OWNER, logger).load();
-    expect(state).toEqual({ initialized: false, alerts: new Map() });
+    expect(state).toEqual({ initialized: false, alerts: new Map(), suppressedAt: new Map() });
     expect(lines).toEqual([]);
   });
 
@@ -38,12 +38,14 @@ describe('StateStore', () => {
         ['a', 'open'],
         ['b', 'suppressed'],
       ]),
+      suppressedAt: new Map([['b', 1_795_248_000_000]]),
     });
     expect(await readdir(join(dir, 'sub/dir'))).toEqual(['state.json']);
     expect(JSON.parse(await readFile(path, 'utf8'))).toMatchObject({
       version: 1,
       ...OWNER,
       alerts: { a: 'open', b: 'suppressed' },
+      suppressed_updated_at: { b: 1_795_248_000_000 },
     });
     const loaded = await store.load();
     expect(loaded.initialized).toBe(true);
@@ -51,6 +53,7 @@ describe('StateStore', () => {
       ['a', 'open'],
       ['b', 'suppressed'],
     ]);
+    expect([...loaded.suppressedAt]).toEqual([['b', 1_795_248_000_000]]);
   });
 
   it('reports a corrupt file, moves it aside and starts fresh (not fatal)', async () => {
@@ -58,12 +61,12 @@ describe('StateStore', () => {
     await writeFile(path, '{"version":1,"url":"https://coroot.exa');
     const { logger, lines } = capture();
     const store = new StateStore(path, OWNER, logger);
-    expect(await store.load()).toEqual({ initialized: false, alerts: new Map() });
+    expect(await store.load()).toEqual({ initialized: false, alerts: new Map(), suppressedAt: new Map() });
     expect(lines).toEqual([
       expect.objectContaining({ level: 'error', msg: expect.stringMatching(/corrupt/), state_file: path }),
     ]);
     expect(existsSync(`${path}.corrupt`)).toBe(true);
-    await store.save({ initialized: true, alerts: new Map([['a', 'manual']]) });
+    await store.save({ initialized: true, alerts: new Map([['a', 'manual']]), suppressedAt: new Map() });
     expect((await store.load()).alerts.get('a')).toBe('manual');
   });
 
@@ -72,6 +75,7 @@ describe('StateStore', () => {
     await new StateStore(path, { ...OWNER, project: 'other' }, capture().logger).save({
       initialized: true,
       alerts: new Map([['a', 'open']]),
+      suppressedAt: new Map(),
     });
     const { logger, lines } = capture();
     expect((await new StateStore(path, OWNER, logger).load()).initialized).toBe(false);
@@ -85,7 +89,9 @@ describe('StateStore', () => {
     const blocker = join(dir, 'file');
     await writeFile(blocker, 'x');
     const store = new StateStore(join(blocker, 'state.json'), OWNER, capture().logger);
-    await expect(store.save({ initialized: true, alerts: new Map() })).rejects.toThrow();
+    await expect(
+      store.save({ initialized: true, alerts: new Map(), suppressedAt: new Map() }),
+    ).rejects.toThrow();
     expect(await readdir(dir)).toEqual(['file']);
   });
 });

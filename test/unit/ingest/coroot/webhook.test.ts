@@ -60,6 +60,19 @@ function errorOf(body: unknown): string {
   return result.error;
 }
 
+/**
+ * The `unrecognized` draft at `index` (docs/events.md): its reason, after checking that it
+ * keeps the object as sent and validates once stamped.
+ */
+function unrecognizedReason(body: unknown, index = 0): string {
+  const draft = drafts(body)[index] as EventDraft;
+  expect(draft.type).toBe('unrecognized');
+  expect(draft.source).toBe('coroot');
+  expect(draft.data.raw).toBe(Array.isArray(body) ? body[index] : body);
+  expect(validateEvent(roundTrip(draft))).toEqual([]);
+  return draft.data.reason as string;
+}
+
 /** What a consumer reads: the bytes an output writes, parsed back. */
 function roundTrip(draft: EventDraft): Record<string, unknown> {
   return JSON.parse(serializeEvent(factory.stamp(draft)).toString('utf8')) as Record<string, unknown>;
@@ -144,6 +157,110 @@ describe('Coroot alerts', () => {
     expect(alert.resolved_by).toBe('jane.doe@example.com');
     expect(alert.duration_seconds).toBe(42 * 60 + 10);
     expect(draft.fingerprint).toBe(firing.fingerprint);
+  });
+
+  it('alert-without-rule-name-custom-field.json: no rule_name (a custom field took it) is still an alert, by its url', () => {
+    const draft = only(load('alert-without-rule-name-custom-field.json'));
+    const alert = alertOf(draft);
+    expect(draft.type).toBe('alert_firing');
+    expect(alert.rule).toBeNull();
+    expect(alert.id).toBe('r5t7y9u1i3op');
+    expect(alert.project).toEqual({ id: 'x0xwl4jz', name: 'production' });
+    expect(alert.severity).toBe('warning');
+    expect(plain(alert.extra)).toEqual({ team: 'payments' });
+    expect(draft.fingerprint).toBe(sha16('coroot/alert/x0xwl4jz/r5t7y9u1i3op'));
+  });
+
+  it('alert-without-url-custom-field.json: no url keeps the rest; fingerprint from project name, application and rule', () => {
+    const draft = only(load('alert-without-url-custom-field.json'));
+    const alert = alertOf(draft);
+    expect(draft.type).toBe('alert_firing');
+    expect(alert.url).toBeNull();
+    expect(alert.id).toBeNull();
+    expect(alert.project).toEqual({ id: null, name: 'production' });
+    expect(alert.rule).toBe('HTTP errors');
+    expect(alert.details).toEqual([]);
+    expect(plain(alert.extra)).toEqual({ env: 'prod' });
+    expect(draft.fingerprint).toBe(
+      sha16('coroot/alert/production/x0xwl4jz:payments:Deployment:api/HTTP errors'),
+    );
+  });
+
+  it('alert-without-project-name-custom-field.json: no project_name keeps the id from the url', () => {
+    const draft = only(load('alert-without-project-name-custom-field.json'));
+    const alert = alertOf(draft);
+    expect(alert.project).toEqual({ id: 'x0xwl4jz', name: null });
+    expect(alert.rule).toBe('Pod restarts');
+    expect(plain(alert.extra)).toEqual({ team: 'web' });
+    expect(draft.fingerprint).toBe(sha16('coroot/alert/x0xwl4jz/g4h6j8k0l2zx'));
+  });
+
+  it('alert-without-rule-name-and-url.json: neither rule_name nor url: an alert by its severity', () => {
+    const draft = only(load('alert-without-rule-name-and-url.json'));
+    const alert = alertOf(draft);
+    expect(draft.type).toBe('alert_resolved');
+    expect(alert.rule).toBeNull();
+    expect(alert.url).toBeNull();
+    expect(alert.duration_seconds).toBe(300);
+    expect(plain(alert.extra)).toEqual({ region: 'eu-west-1' });
+    expect(draft.fingerprint).toBe(sha16('coroot/alert/production/x0xwl4jz:shop:Deployment:catalog/'));
+  });
+
+  it('alert-resolved-duration-years-weeks.json: "1y2w" is 365 + 14 days', () => {
+    const alert = alertOf(only(load('alert-resolved-duration-years-weeks.json')));
+    expect(alert.duration_seconds).toBe((365 + 14) * 86_400);
+    expect(alert.resolution).toBe('auto');
+  });
+
+  it('alert-resolved-duration-weeks-days.json: "2w3d" is 17 days', () => {
+    const alert = alertOf(only(load('alert-resolved-duration-weeks-days.json')));
+    expect(alert.duration_seconds).toBe(17 * 86_400);
+  });
+
+  it('alert-firing-info.json / alert-resolved-info-severity-unknown.json: INFO fires as info; its resolve reads severity unknown; one fingerprint', () => {
+    const firing = only(load('alert-firing-info.json'));
+    expect(firing.type).toBe('alert_firing');
+    expect(firing.severity).toBe('info');
+    expect(alertOf(firing).severity).toBe('info');
+    const resolved = only(load('alert-resolved-info-severity-unknown.json'));
+    expect(resolved.type).toBe('alert_resolved');
+    expect(alertOf(resolved).severity).toBe('unknown');
+    expect(alertOf(resolved).duration_seconds).toBe(750);
+    expect(resolved.fingerprint).toBe(firing.fingerprint);
+    expect(resolved.fingerprint).toBe(sha16('coroot/alert/x0xwl4jz/i1n2f3o4a5b6'));
+    expect(resolved.dedupKey).not.toBe(firing.dedupKey);
+  });
+
+  it('an UNKNOWN status (a rule severity Coroot cannot read) is a firing alert of unknown severity', () => {
+    const draft = only({ ...fixture('alert-firing-info.json'), status: 'UNKNOWN', severity: 'unknown' });
+    expect(draft.type).toBe('alert_firing');
+    expect(draft.severity).toBe('unknown');
+  });
+
+  it.each([
+    ['alert-resolved-by-ai.json', 'AI', 'system'],
+    ['alert-resolved-by-init.json', 'init', 'system'],
+    ['alert-suppressed-by-user.json', 'Jane Doe', 'manual'],
+    ['alert-resolved-via-mcp.json', 'jane.doe@example.com (via MCP)', 'manual'],
+    ['alert-resolved-manually-resolved-by.json', 'jane.doe@example.com', 'manual'],
+    ['alert-resolved-ok-duration-days.json', null, 'auto'],
+  ])('%s: resolved_by %j kept verbatim, resolution %s', (name, by, resolution) => {
+    const draft = only(load(name));
+    expect(draft.type).toBe('alert_resolved');
+    expect(alertOf(draft).resolved_by).toBe(by);
+    expect(alertOf(draft).resolution).toBe(resolution);
+  });
+
+  it('unrecognized-custom-template.json: a custom template is recorded as sent, never refused', () => {
+    const body = load('unrecognized-custom-template.json');
+    const draft = only(body);
+    expect(draft.type).toBe('unrecognized');
+    expect(draft.severity).toBe('unknown');
+    expect(plain(draft.data)).toEqual({
+      raw: body,
+      reason: expect.stringMatching(/^not a Coroot notification: expected an alert/),
+    });
+    expect(draft.fingerprint).toBe(sha16(`unrecognized/coroot/${JSON.stringify(body)}`));
   });
 
   it('alert-resolved-duration-hours.json: "1h5m" is 3900 seconds', () => {
@@ -499,6 +616,34 @@ describe('every Coroot fixture', () => {
   });
 });
 
+describe('Coroot dedup_key', () => {
+  const keyOf = (body: unknown): string => only(body).dedupKey;
+  const base = (): Record<string, unknown> => fixture('alert-resolved-manually-resolved-by.json');
+
+  it('is 16 lowercase hex and the same for a second delivery of the same body', () => {
+    expect(keyOf(base())).toMatch(/^[0-9a-f]{16}$/);
+    expect(keyOf(base())).toBe(keyOf(JSON.parse(JSON.stringify(base()))));
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['a firing', { status: 'CRITICAL', duration: undefined, resolved_by: undefined }],
+    ['another resolved_by', { resolved_by: 'john@example.com' }],
+    ['an automatic resolve', { resolved_by: undefined }],
+    ['another duration', { duration: '42m11s' }],
+    ['another summary', { summary: 'replication lag is 95s on postgres-main-1' }],
+    ['other details', { details: [{ name: 'Replica', value: 'postgres-main-2' }] }],
+    ['another alert', { url: 'https://coroot.example.com/p/x0xwl4jz/alerts?alert=zzzzzzzzzzzz' }],
+    ['another custom field', { team: 'db' }],
+  ])('differs for %s', (_, change) => {
+    expect(keyOf({ ...base(), ...change })).not.toBe(keyOf(base()));
+  });
+
+  it('tells the two "Deployed" messages apart (summary null, then the list)', () => {
+    const first = { ...fixture('deployment-deployed-with-summary.json'), summary: null };
+    expect(keyOf(first)).not.toBe(keyOf(fixture('deployment-deployed-with-summary.json')));
+  });
+});
+
 describe('Coroot body errors', () => {
   const alert = (): Record<string, unknown> => fixture('alert-firing-warning.json');
 
@@ -512,17 +657,20 @@ describe('Coroot body errors', () => {
     expect(errorOf(body)).toBe(`body must be a JSON object or an array of objects, got ${type}`);
   });
 
-  it('says which fields identify a notification', () => {
-    expect(errorOf({ status: 'OK', text: 'hello' })).toBe(
-      'not a Coroot notification: expected an alert ("rule_name"), an incident ("reports" or a url with ' +
-        '"incidents?incident=") or a deployment ("version")',
+  it('records an object of no known shape as unrecognized, saying which fields identify one', () => {
+    expect(unrecognizedReason({ status: 'OK', text: 'hello' })).toBe(
+      'not a Coroot notification: expected an alert ("rule_name", "severity" or a url with "/alerts?alert="), ' +
+        'an incident ("reports" or a url with "incidents?incident=") or a deployment ("version")',
     );
   });
 
-  it('is all-or-nothing for an array, naming the bad index', () => {
-    expect(errorOf([alert(), alert(), { ...alert(), severity: 5 }])).toBe(
-      '[2]: alert: "severity" must be a string, got number',
-    );
+  it('records each object of an array, an unfit one as unrecognized naming its index', () => {
+    const body = [alert(), alert(), { ...alert(), severity: 5 }];
+    expect(drafts(body).map((d) => d.type)).toEqual(['alert_firing', 'alert_firing', 'unrecognized']);
+    expect(unrecognizedReason(body, 2)).toBe('[2]: alert: "severity" must be a string, got number');
+  });
+
+  it('refuses an array holding anything but objects, naming the index', () => {
     expect(errorOf([alert(), null])).toBe('[1]: must be a JSON object, got null');
     expect(errorOf([alert(), [alert()]])).toBe('[1]: must be a JSON object, got array');
   });
@@ -537,9 +685,9 @@ describe('Coroot body errors', () => {
     [
       'unknown status',
       { status: 'FIRING' },
-      'alert: "status" must be one of "WARNING", "CRITICAL", "OK", got "FIRING"',
+      'alert: "status" must be one of "WARNING", "CRITICAL", "INFO", "UNKNOWN", "OK", got "FIRING"',
     ],
-    ['rule_name type', { rule_name: null }, 'alert: "rule_name" must be a string, got null'],
+    ['rule_name type', { rule_name: 5 }, 'alert: "rule_name" must be a string, got number'],
     ['project_name type', { project_name: 7 }, 'alert: "project_name" must be a string, got number'],
     ['application type', { application: {} }, 'alert: "application" must be a string, got object'],
     [
@@ -563,19 +711,24 @@ describe('Coroot body errors', () => {
     [
       'duration text',
       { status: 'OK', duration: '3 days' },
-      'alert: "duration" must be a Go duration such as "42m10s" or "3d2h", got "3 days"',
+      'alert: "duration" must be a duration such as "42m10s", "3d2h" or "1y2w", got "3 days"',
     ],
     ['duration type', { status: 'OK', duration: 60 }, 'alert: "duration" must be a string, got number'],
     ['resolved_by type', { resolved_by: false }, 'alert: "resolved_by" must be a string, got boolean'],
     ['url type', { url: 1 }, 'alert: "url" must be a string, got number'],
     ['non-JSON custom field', { hook: () => 1 }, 'alert: "hook" must be a JSON value, got function'],
-  ])('alert: %s', (_, change, message) => {
-    expect(errorOf({ ...alert(), ...change })).toBe(message);
+  ])('alert: %s → unrecognized', (_, change, message) => {
+    expect(unrecognizedReason({ ...alert(), ...change })).toBe(message);
   });
 
-  it.each(['abc', '1h5', '-5m', '5 m', '1.2.3s', 'h', '1y'])('rejects the duration %j', (duration) => {
-    expect(errorOf({ ...alert(), status: 'OK', duration })).toContain('"duration" must be a Go duration');
-  });
+  it.each(['abc', '1h5', '-5m', '5 m', '1.2.3s', 'h', '1x', 'y1'])(
+    'does not read the duration %j',
+    (duration) => {
+      expect(unrecognizedReason({ ...alert(), status: 'OK', duration })).toContain(
+        '"duration" must be a duration such as',
+      );
+    },
+  );
 
   it.each<[string, Record<string, unknown>, string]>([
     [
@@ -591,7 +744,9 @@ describe('Coroot body errors', () => {
     ],
     ['rca_summary type', { rca_summary: 1 }, 'incident: "rca_summary" must be a string, got number'],
   ])('incident: %s', (_, change, message) => {
-    expect(errorOf({ ...fixture('incident-open-critical-with-reports.json'), ...change })).toBe(message);
+    expect(unrecognizedReason({ ...fixture('incident-open-critical-with-reports.json'), ...change })).toBe(
+      message,
+    );
   });
 
   it.each<[string, Record<string, unknown>, string]>([
@@ -604,11 +759,13 @@ describe('Coroot body errors', () => {
     ['summary element', { summary: ['ok', 2] }, 'deployment: "summary[1]" must be a string, got number'],
     ['summary type', { summary: 'ok' }, 'deployment: "summary" must be an array of strings, got string'],
   ])('deployment: %s', (_, change, message) => {
-    expect(errorOf({ ...fixture('deployment-deployed-with-summary.json'), ...change })).toBe(message);
+    expect(unrecognizedReason({ ...fixture('deployment-deployed-with-summary.json'), ...change })).toBe(
+      message,
+    );
   });
 
   it('cuts long bad values in messages', () => {
-    const message = errorOf({ ...alert(), status: 'X'.repeat(10_000) });
+    const message = unrecognizedReason({ ...alert(), status: 'X'.repeat(10_000) });
     expect(message.length).toBeLessThan(200);
   });
 });
@@ -665,12 +822,13 @@ describe('Coroot robustness', () => {
     for (const body of odd) expect(typeof parseCorootBody(body).ok).toBe('boolean');
   });
 
-  it('handles a huge array, all or nothing', () => {
+  it('handles a huge array, item by item', () => {
     const body = fixture('alert-firing-warning.json');
     const many = Array.from({ length: 20_000 }, () => body);
     expect(drafts(many)).toHaveLength(20_000);
     many.push({ ...body, status: 'BROKEN' });
-    expect(errorOf(many)).toMatch(/^\[20000\]: alert: "status" must be one of/);
+    expect(drafts(many)).toHaveLength(20_001);
+    expect(unrecognizedReason(many, 20_000)).toMatch(/^\[20000\]: alert: "status" must be one of/);
   });
 
   // Deeper is refused (test/unit/ingest/fuzz-regressions.test.ts): JSON.stringify overflows on it in the write loop.
@@ -689,7 +847,7 @@ describe('Coroot robustness', () => {
     expect(only(body).type).toBe('alert_firing');
     const inherited = Object.create({ rule_name: 'inherited' }) as Record<string, unknown>;
     inherited.status = 'OK';
-    expect(errorOf(inherited)).toMatch(/^not a Coroot notification/);
+    expect(unrecognizedReason(inherited)).toMatch(/^not a Coroot notification/);
   });
 });
 
@@ -794,6 +952,7 @@ describe('event.schema.json can fail', () => {
       instance: 'host-1',
       source: 'recorder',
       fingerprint: '0123456789abcdef',
+      dedup_key: '5be0c41d92a7f310',
     };
     const recorder = { version: '0.1.0', config_hash: 'sha256:ab', outputs: ['file:/data/events.jsonl'] };
     expect(validateEvent({ ...base, type: 'recorder_started', data: { recorder } })).toEqual([]);

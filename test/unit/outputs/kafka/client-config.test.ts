@@ -12,11 +12,8 @@ import {
 import { KAFKA_OUTPUT_DEFAULTS, type KafkaOutputConfig } from '../../../../src/outputs/kafka/config.js';
 import { classifyKafkaError } from '../../../../src/outputs/kafka/errors.js';
 import { kafkaLogCreator, kafkaLogLevel } from '../../../../src/outputs/kafka/log-bridge.js';
-import {
-  isXerialFramed,
-  registerSnappyCodec,
-  snappyDecompress,
-} from '../../../../src/outputs/kafka/snappy.js';
+import { registerSnappyCodec } from '../../../../src/outputs/kafka/snappy.js';
+import { isXerialFramed, snappyDecompress } from '../../../kafka/xerial.js';
 
 function config(overrides: Partial<KafkaOutputConfig> = {}): KafkaOutputConfig {
   return {
@@ -233,7 +230,7 @@ describe('kafkajs log bridge', () => {
     const text = JSON.stringify(lines);
     expect(text).not.toContain('pa55word-xyz');
     expect(text).not.toContain('secret place');
-    expect(lines[0]).toMatchObject({ broker: 'k:9092', retryCount: 2, error: 'bad password <redacted>' });
+    expect(lines[0]).toMatchObject({ broker: 'k:9092', retryCount: 2, err: 'bad password <redacted>' });
     expect(lines[0]?.msg).toBe('kafkajs: auth failed for <redacted>');
   });
 
@@ -299,7 +296,7 @@ describe('snappy codec', () => {
     expect((await codec.decompress(compressed)).equals(text)).toBe(true);
   });
 
-  it('decompresses xerial-framed input (what Java producers write)', () => {
+  it('the test consumer helper decompresses xerial-framed input (what Java producers write)', () => {
     const a = text.subarray(0, 1000);
     const b = text.subarray(1000);
     const header = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00, 0, 0, 0, 1, 0, 0, 0, 1]);

@@ -34,6 +34,7 @@ describe('kafka_outputs config', () => {
       timeoutMs: 30_000,
       tls: null,
       sasl: null,
+      format: 'json',
       filter: { eventTypes: null, sources: null, minSeverity: null },
     } satisfies KafkaOutputConfig);
   });
@@ -82,6 +83,14 @@ describe('kafka_outputs config', () => {
       sasl: { mechanism: 'scram-sha-512', username: 'rec', password: 's3cret' },
       filter: { eventTypes: ['alert_firing'] },
     });
+  });
+
+  it('format: json by default, cloudevents on request', () => {
+    const base = 'kafka_outputs:\n  - brokers: [127.0.0.1:9092]\n    topic: t\n';
+    expect(kafkaOf(`${base}    format: cloudevents\n`).format).toBe('cloudevents');
+    expect(errorsOf(`${base}    format: avro\n`)).toEqual([
+      '/etc/cer/recorder.yaml:4: kafka_outputs[0].format: must be one of json, cloudevents, got "avro"',
+    ]);
   });
 
   it('requires brokers and topic, naming the key and the line', () => {

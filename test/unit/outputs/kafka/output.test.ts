@@ -100,6 +100,7 @@ function event(seq: number): RecorderEvent {
     source: 'coroot',
     type: 'alert_firing',
     fingerprint: '0123456789abcdef',
+    dedupKey: seq.toString(16).padStart(16, '0'),
     severity: 'warning',
     data: { alert: { seq } },
   });

@@ -36,6 +36,7 @@ describe('webhook_outputs', () => {
       retryBackoffMs: 500,
       maxBackoffMs: 30_000,
       batch: null,
+      format: 'json',
       filter: { eventTypes: null, sources: null, minSeverity: null },
     });
   });
@@ -133,6 +134,26 @@ describe('webhook_outputs', () => {
     ]);
   });
 
+  it('format: json by default, cloudevents on request; ce- headers are then reserved', () => {
+    expect(
+      webhook('webhook_outputs:\n  - url: https://h.example.com/\n    format: cloudevents\n').format,
+    ).toBe('cloudevents');
+    // Under json a ce- header is an ordinary header.
+    expect(
+      webhook('webhook_outputs:\n  - url: https://h.example.com/\n    headers: { Ce-Team: sre }\n').headers,
+    ).toEqual({ 'Ce-Team': 'sre' });
+    expect(
+      errorsOf(
+        'webhook_outputs:\n  - url: https://h.example.com/\n    format: cloudevents\n    headers: { Ce-Id: x }\n',
+      ),
+    ).toEqual([
+      `${FILE}:4: webhook_outputs[0].headers.Ce-Id: cannot be set in headers with format: cloudevents (the output sets the ce- attributes)`,
+    ]);
+    expect(errorsOf('webhook_outputs:\n  - url: https://h.example.com/\n    format: xml\n')).toEqual([
+      `${FILE}:3: webhook_outputs[0].format: must be one of json, cloudevents, got "xml"`,
+    ]);
+  });
+
   it('requires url, and max_backoff >= retry_backoff', () => {
     expect(errorsOf('webhook_outputs:\n  - workers: 2\n')).toEqual([
       `${FILE}:2: webhook_outputs[0].url: is required`,
@@ -217,7 +238,7 @@ describe('request headers and redaction', () => {
     const out = r.redact(text);
     expect(out).not.toMatch(/pa55word|q-secret|h-secret|Ym90OnBhNTV3b3Jk/);
     expect(r.describe(Object.assign(new Error(text), { code: 'ECONNRESET' }))).toEqual({
-      error: out,
+      err: out,
       code: 'ECONNRESET',
     });
   });

@@ -1,0 +1,98 @@
+/*
+ * `format: cloudevents` on the Kafka output against the suite's real broker, read back with a
+ * kafkajs consumer and parsed by the CNCF CloudEvents SDK: every message must be a CloudEvent
+ * in binary content mode whose data is the event, its value the event JSON as serialized.
+ */
+import { randomUUID } from 'node:crypto';
+import { type CloudEvent, Kafka as CloudEventsKafka, type KafkaMessage } from 'cloudevents';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { RecorderEvent } from '../../src/events/event.js';
+import { jsonOf, serializeEvent } from '../../src/events/serialize.js';
+import { silentLogger } from '../../src/log.js';
+import { Metrics } from '../../src/metrics/registry.js';
+import type { Output } from '../../src/outputs/output.js';
+import { createOutput } from '../../src/outputs/registry.js';
+import { configOf } from '../helpers/config.js';
+import { testAlertEvent } from '../helpers/events.js';
+import { waitFor } from '../helpers/wait.js';
+import { waitForKafka } from '../kafka/context.js';
+
+const kafka = inject('kafka');
+
+describe.skipIf(kafka.brokers === null)('Kafka output, format: cloudevents', () => {
+  const address = kafka.brokers as string;
+  let client: Kafka;
+  let admin: Admin;
+  const outputs: Output[] = [];
+
+  beforeAll(async () => {
+    await waitForKafka(kafka);
+    client = new Kafka({ brokers: [address], clientId: 'cloudevents-test', logLevel: logLevel.NOTHING });
+    admin = client.admin();
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await Promise.all(outputs.map((o) => o.close(1000)));
+    await admin?.disconnect();
+  });
+
+  it('binary content mode: ce_ headers, the event JSON as value, keyed by fingerprint', async () => {
+    const topic = `ce-${randomUUID().slice(0, 8)}`;
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    const config = configOf(
+      `kafka_outputs:\n  - brokers: [${address}]\n    topic: ${topic}\n    format: cloudevents\n    compression: snappy\n`,
+    );
+    const output = createOutput(config.outputs[0] as (typeof config.outputs)[number], {
+      metrics: new Metrics('test', { defaultMetrics: false }),
+      logger: silentLogger,
+      version: 'test',
+    });
+    outputs.push(output);
+    output.start();
+    const sent = Array.from({ length: 40 }, (_, i) => {
+      const base = testAlertEvent(i, {
+        instance: `coroot-event-recorder-${i % 3}`,
+        fingerprint: (0xb000000000000000n + BigInt(i % 5)).toString(16),
+      });
+      const event: RecorderEvent = { ...base, type: i % 2 ? 'alert_resolved' : 'alert_firing' };
+      return { event, line: serializeEvent(event) };
+    });
+    for (const s of sent) expect(output.send(s.line, s.event)).toBe(true);
+
+    const got: KafkaMessage[] = [];
+    const consumer = client.consumer({ groupId: `g-${randomUUID()}`, maxWaitTimeInMs: 100 });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+          const value = message.value ?? Buffer.alloc(0);
+          got.push({ key: message.key?.toString() ?? '', value, body: value, headers });
+        },
+      });
+      await waitFor(() => got.length >= sent.length, { timeoutMs: 30_000, what: 'every message' });
+    } finally {
+      await consumer.disconnect();
+    }
+    expect(got).toHaveLength(sent.length);
+    got.forEach((message, i) => {
+      const { event, line } = sent[i] as (typeof sent)[number];
+      expect((message.value as Buffer).equals(jsonOf(line))).toBe(true);
+      expect(message.headers['content-type']).toBe('application/json');
+      const ce = CloudEventsKafka.toEvent(message) as CloudEvent<RecorderEvent>;
+      expect(ce.validate()).toBe(true);
+      expect(ce.specversion).toBe('1.0');
+      expect(ce.id).toBe(event.id);
+      expect(ce.source).toBe(`urn:coroot-event-recorder:${event.instance}`);
+      expect(ce.type).toBe(`io.coroot.event_recorder.${event.type}`);
+      expect(ce.time).toBe(event['@timestamp']);
+      expect(ce.subject).toBe(event.fingerprint);
+      expect(ce.datacontenttype).toBe('application/json');
+      expect(ce.partitionkey).toBe(event.fingerprint);
+      expect(ce.data).toEqual(JSON.parse(JSON.stringify(event)));
+    });
+  });
+});

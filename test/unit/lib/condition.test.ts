@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { ConditionWaiters } from '../../../src/lib/condition.js';
+
+describe('ConditionWaiters', () => {
+  it('resolves true at once when the condition already holds, false at once with no time left', async () => {
+    const waiters = new ConditionWaiters();
+    expect(await waiters.until(() => true, 0)).toBe(true);
+    expect(await waiters.until(() => false, 0)).toBe(false);
+  });
+
+  it('resolves every waiter whose condition holds when told of a change', async () => {
+    const waiters = new ConditionWaiters();
+    let n = 0;
+    const first = waiters.until(() => n >= 1, 60_000);
+    const second = waiters.until(() => n >= 2, 60_000);
+    n = 1;
+    waiters.changed();
+    expect(await first).toBe(true);
+    n = 2;
+    waiters.changed();
+    expect(await second).toBe(true);
+  });
+
+  it('resolves false when the time runs out first', async () => {
+    const waiters = new ConditionWaiters();
+    expect(await waiters.until(() => false, 5)).toBe(false);
+  });
+});
