@@ -445,12 +445,14 @@ file_outputs:
       `million-element array (${(alerts.length / MiB).toFixed(1)} MiB body): RSS before ${startKb} kB, ` +
         rounds.map((r, i) => `round ${i}: peak ${r.peakKb} kB, settled ${r.afterKb} kB`).join('; '),
     );
-    // As many as the queue holds, the last one broken: none of those before it is recorded.
+    // As many as the queue holds, the last one refused: none of those before it is recorded.
+    // An alert that does not fit is kept as `unrecognized` (docs/events.md); only one that
+    // even `unrecognized` cannot hold (nested too deep to write back) refuses the request.
     const full = million.slice(0, 8192);
-    full[8191] = '{"status":"sideways"}';
+    full[8191] = `{"status":"firing","labels":{"alertname":${'['.repeat(200)}${']'.repeat(200)}}}`;
     const lastBad = await post(`${d.baseUrl}/api/v1/alertmanager`, amBody(full.join(',')));
     expect(lastBad.status, lastBad.text).toBe(400);
-    expect(lastBad.text).toContain('alerts[8191].status');
+    expect(lastBad.text).toMatch(/JSON nested more than \d+ levels deep cannot be recorded/);
 
     expect((await fetch(`${d.baseUrl}/-/healthy`)).status).toBe(200);
     expect((await post(`${d.baseUrl}/api/v1/alertmanager`, amBody(amAlert('after')))).status).toBe(202);
