@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { runBuffersCommand } from '../src/buffers/command.js';
 import { Daemon } from '../src/daemon.js';
 import { isLogLevel, Logger } from '../src/log.js';
 import { OUTPUT_TYPES } from '../src/outputs/registry.js';
@@ -10,6 +11,7 @@ import { VERSION } from '../src/version.js';
 
 const USAGE = `Usage: coroot-event-recorder --config FILE [options]
        coroot-event-recorder replay --config FILE --output NAME [options] FILE...
+       coroot-event-recorder buffers --config FILE [--verify]
 
 Records Coroot and Alertmanager alerts, incidents and deployments as structured
 events to the configured outputs (${OUTPUT_TYPES.map((t) => t.section).join(', ')}).
@@ -24,6 +26,7 @@ Options:
 
 Subcommands (each has --help):
   replay                      send the events of audit files again through one output
+  buffers                     list the disk buffers under data_dir; --verify checks every record
 
 Signals: SIGTERM/SIGINT drain and stop, SIGHUP reloads the config, SIGUSR1 reopens files.
 `;
@@ -49,11 +52,16 @@ async function runSubcommand(name: string, args: string[]): Promise<never> {
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
   const io = { stdout: process.stdout, stderr: process.stderr, version: VERSION, signal: abort.signal };
-  const code = name === 'replay' ? await runReplayCommand(args, io) : 2;
+  const code =
+    name === 'replay'
+      ? await runReplayCommand(args, io)
+      : name === 'buffers'
+        ? await runBuffersCommand(args, io)
+        : 2;
   process.exit(code);
 }
 
-const SUBCOMMANDS = new Set(['replay']);
+const SUBCOMMANDS = new Set(['replay', 'buffers']);
 
 async function main(): Promise<void> {
   const [first, ...rest] = process.argv.slice(2);

@@ -113,7 +113,7 @@ export class Daemon {
 
   private async startInternal(): Promise<void> {
     const { logger } = this.opts;
-    const plan = planReconcile([], this.config.outputs, (c) => this.createOutput(c));
+    const plan = planReconcile([], this.config.outputs, (c) => this.createOutput(c, this.config.dataDir));
     for (const slot of plan.added) slot.output.start();
     this.running = plan.next;
     this.recorder.swapOutputs(plan.next);
@@ -140,11 +140,13 @@ export class Daemon {
     });
   }
 
-  private createOutput(config: RecorderConfig['outputs'][number]): Output {
+  private createOutput(config: RecorderConfig['outputs'][number], dataDir: string | null): Output {
     return createOutput(config, {
       metrics: this.metrics,
       logger: this.opts.logger.child({ output: config.name }),
       version: this.opts.version,
+      // An output kept by a reload keeps the folder it opened.
+      dataDir,
     });
   }
 
@@ -152,6 +154,9 @@ export class Daemon {
     if (!this.started) return { ready: false, reason: 'starting' };
     if (this.stopping) return { ready: false, reason: 'shutting down' };
     if (this.running.length === 0) return { ready: false, reason: 'no outputs configured' };
+    // The same check ingest makes: while it answers 503 for this output, readiness says so too.
+    const blocked = this.recorder.unavailable();
+    if (blocked) return { ready: false, reason: `output ${blocked.name} cannot write (when_full: block)` };
     if (!this.running.some((r) => r.output.isUp())) return { ready: false, reason: 'no output can deliver' };
     return { ready: true };
   }
@@ -205,7 +210,7 @@ export class Daemon {
     }
     this.keepRestartOnlySettings(next);
 
-    const plan = planReconcile(this.running, next.outputs, (c) => this.createOutput(c));
+    const plan = planReconcile(this.running, next.outputs, (c) => this.createOutput(c, next.dataDir));
     for (const slot of plan.added) slot.output.start();
     // The swap happens between two events: what was queued goes to the old set first.
     this.recorder.swapOutputs(plan.next);
@@ -345,6 +350,11 @@ export class Daemon {
     }
   }
 
+  /** Events an output name has lost so far, every reason (`output_drops_total`, summed). */
+  private lostBy(output: string): number {
+    return this.metrics.lostByOutput.get(output) ?? 0;
+  }
+
   /** SIGUSR1: reopen every file (logrotate's postrotate convention). */
   reopenFiles(): void {
     for (const r of this.running) r.output.reopen?.();
@@ -392,10 +402,19 @@ export class Daemon {
     this.recorder.stopAccepting();
     this.recorder.drainNow();
     const budget = (): number => Math.max(0, deadline - Date.now());
+    // What each output has lost before its drain: the difference afterwards is the drain's loss.
+    const lostBefore = new Map(this.running.map((r) => [r.output.name, this.lostBy(r.output.name)]));
     await Promise.all([...this.running.map((r) => r.output.close(budget())), ...this.retiring]);
+    this.recorder.stopWaiting();
     this.server.close();
-    const lost = this.running.reduce((n, r) => n + r.output.pending(), 0);
-    logger.info('stopped', { reason, undelivered_after_close: lost });
+    const lost: Record<string, number> = {};
+    let total = 0;
+    for (const r of this.running) {
+      const n = this.lostBy(r.output.name) - (lostBefore.get(r.output.name) ?? 0) + r.output.pending();
+      lost[r.output.name] = n;
+      total += n;
+    }
+    logger.info('stopped', { reason, lost_in_shutdown: total, lost_by_output: lost });
   }
 }
 

@@ -32,6 +32,7 @@ export class ConfigWatcher {
   private wanted = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  private ready: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly onChange: () => void,
@@ -84,13 +85,21 @@ export class ConfigWatcher {
     const watcher = this.open();
     this.watcher = watcher;
     // Logged once chokidar has looked at every path: a change made before then can go unseen.
-    watcher.once('ready', () => {
-      if (this.watcher !== watcher) return;
-      const folders = [...new Set(this.files.map((f) => dirname(f)))];
-      this.logger.debug('watching config files', { folders, paths: [...next] });
-    });
+    this.ready = new Promise((resolveReady) =>
+      watcher.once('ready', () => {
+        resolveReady();
+        if (this.watcher !== watcher) return;
+        const folders = [...new Set(this.files.map((f) => dirname(f)))];
+        this.logger.debug('watching config files', { folders, paths: [...next] });
+      }),
+    );
     watcher.add([...next]);
     old?.close().catch((err: unknown) => this.logger.warn('config watcher error', { err }));
+  }
+
+  /** Resolves once the current watch has taken its first look at every path. */
+  whenReady(): Promise<void> {
+    return this.ready;
   }
 
   private changed(): void {

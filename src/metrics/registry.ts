@@ -14,7 +14,11 @@ export type IngestRejectReason =
   | 'too_large'
   | 'unauthorized'
   | 'unsupported_media_type'
-  | 'queue_full';
+  | 'queue_full'
+  /** A `when_full: block` output cannot write at all (disk full): refused before reading the body. */
+  | 'output_blocked'
+  /** Accepted, but not durable within `acknowledgement_timeout` (or lost): 503, the sender retries. */
+  | 'not_durable';
 
 export type KafkaErrorType = 'timeout' | 'network' | 'broker' | 'unknown';
 
@@ -124,6 +128,17 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+  readonly outputBlockedSeconds = new Counter({
+    name: `${P}output_blocked_seconds_total`,
+    help: 'Time a when_full: block output held intake back (no room, or unable to write).',
+    labelNames: ['output'] as const,
+    registers: [this.registry],
+  });
+  /**
+   * Events each output name lost (every reason), kept as plain numbers so shutdown can report
+   * exactly what its drain lost per output (the counters above are flushed at scrape time).
+   */
+  readonly lostByOutput = new Map<string, number>();
   readonly outputUp = new Gauge({
     name: `${P}output_up`,
     help: 'Whether an output can deliver now (1) or not (0).',
@@ -364,6 +379,8 @@ export class OutputMeter {
       this.dropCounters.set(reason, counter);
     }
     counter.inc(events);
+    const lost = this.metrics.lostByOutput;
+    lost.set(this.output, (lost.get(this.output) ?? 0) + events);
   }
 
   trackBuffer(buffer: BufferGauge): void {

@@ -3,6 +3,7 @@ import type { MapReader } from '../config/reader.js';
 import type { RecorderEvent } from '../events/event.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
+import type { BufferConfig, WhenFull } from './delivery/buffer-config.js';
 
 /** What every output gets from the daemon. */
 export interface OutputDeps {
@@ -18,6 +19,12 @@ export interface OutputDeps {
  * One destination. Only the write loop calls `send`; it must never block, never throw
  * and never await: it either takes the bytes into the output's own bounded buffer
  * (returns true) or counts the drop itself and returns false.
+ *
+ * Back-pressure and acknowledgements (docs/architecture.md, docs/operations.md "Back-pressure
+ * and acknowledgements"): an output whose `whenFull` is `block` is asked `hasRoom()` before
+ * each event; while it has none the write loop holds back (`whenRoom()` says when to look
+ * again) and ingest answers 503. With `acknowledgements: true` an ingest request is answered
+ * only once `committed()` of every `block` output that received its events has resolved true.
  */
 export interface Output {
   /** Stable, secret-free identifier; used as the `output` metric label. */
@@ -34,8 +41,33 @@ export interface Output {
    * output; never mutate it. Use `jsonOf(line)` for the bare JSON.
    */
   send(line: Buffer, event: RecorderEvent): boolean;
+  /** `buffer.when_full` of this output. */
+  readonly whenFull: WhenFull;
+  /**
+   * Whether `send` now would find room in the output's buffer. The write loop asks a `block`
+   * output before every event. A `block` output's `send` still takes an event that finds no
+   * room (the loop only does that at a reload or shutdown, bounded by the recorder queue);
+   * a `drop_newest` output drops it. True while closing (`send` then counts `closed`).
+   */
+  hasRoom(): boolean;
+  /** Resolves once `hasRoom()` may be true again, or the output is closing. Never rejects. */
+  whenRoom(): Promise<void>;
+  /**
+   * Group commit: resolves once every event `send` took before this call is as durable as this
+   * output makes it (the file output: written, and fdatasync'ed under `fsync: always`; a disk
+   * buffer: committed per `sync`; a memory buffer: at once), true when all of them made it and
+   * false when some were lost instead (counted as drops). One write serves every event taken
+   * meanwhile. Called by one caller at a time (the write loop's commit round). Never rejects.
+   */
+  committed(): Promise<boolean>;
   /** True when the output can deliver now (drives `output_up` and readiness). */
   isUp(): boolean;
+  /**
+   * True when the output tried to write (or open, or connect) and failed, and has not
+   * succeeded since: for a `block` output, ingest and readiness then answer 503. Unlike
+   * `!isUp()`, false while the output is still starting (a file not yet opened).
+   */
+  failing(): boolean;
   /** Events taken by `send` and not yet written, failed or dropped. */
   pending(): number;
   /**
@@ -52,6 +84,8 @@ export interface OutputConfigBase {
   readonly type: string;
   readonly name: string;
   readonly filter: OutputFilter;
+  /** The `buffer:` block, the same on every type (delivery/buffer-config.ts). */
+  readonly buffer: BufferConfig;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
 import { type DedupeConfig, readDedupe } from '../config/dedupe.js';
 import { hideUserinfo, type MapReader } from '../config/reader.js';
 import { readServer, type ServerConfig } from '../config/server.js';
+import { checkDataDir } from '../outputs/delivery/buffer-config.js';
 import { OUTPUT_TYPES, type OutputConfig } from '../outputs/registry.js';
 
 /**
@@ -30,6 +31,12 @@ export interface RecorderConfig {
   onQueueFull: 'reject' | 'drop';
   shutdownTimeoutMs: number;
   maxBodyBytes: number;
+  /** 202 only once every `when_full: block` output has the request's events durably. */
+  acknowledgements: boolean;
+  /** How long an acknowledged request may wait for durability before it gets 503 (the sender retries). */
+  acknowledgementTimeoutMs: number;
+  /** Absolute; where disk buffers live. `null` when not configured (then `type: disk` is an error). */
+  dataDir: string | null;
   /** Second copies of one notification (HA peers, retries) are recorded once. */
   dedupe: DedupeConfig;
   ingest: IngestConfig;
@@ -62,6 +69,8 @@ export const DEFAULTS = {
   onQueueFull: 'reject' as const,
   shutdownTimeoutMs: 30_000,
   maxBodyBytes: 1024 * 1024,
+  acknowledgements: true,
+  acknowledgementTimeoutMs: 10_000,
 };
 
 export const TOP_LEVEL_KEYS = [
@@ -72,6 +81,9 @@ export const TOP_LEVEL_KEYS = [
   'on_queue_full',
   'shutdown_timeout',
   'max_body_bytes',
+  'acknowledgements',
+  'acknowledgement_timeout',
+  'data_dir',
   'dedupe',
   'ingest',
   ...OUTPUT_TYPES.map((t) => t.section),
@@ -113,6 +125,13 @@ export function readRecorderConfig(root: MapReader, file: string, hash: string):
     onQueueFull: root.oneOf('on_queue_full', ['reject', 'drop'] as const, DEFAULTS.onQueueFull),
     shutdownTimeoutMs: root.duration('shutdown_timeout', DEFAULTS.shutdownTimeoutMs),
     maxBodyBytes: root.byteSize('max_body_bytes', DEFAULTS.maxBodyBytes, { min: 1 }),
+    acknowledgements: root.bool('acknowledgements', DEFAULTS.acknowledgements),
+    acknowledgementTimeoutMs: root.duration('acknowledgement_timeout', DEFAULTS.acknowledgementTimeoutMs, {
+      min: 1,
+    }),
+    dataDir: root.has('data_dir')
+      ? root.ctx.resolvePath(root.string('data_dir', '', { nonEmpty: true }) || '.')
+      : null,
     dedupe: readDedupe(root),
     ingest: { coroot: endpoint('coroot'), alertmanager: endpoint('alertmanager'), corootApi: [] },
     outputs: [],
@@ -128,6 +147,7 @@ export function readRecorderConfig(root: MapReader, file: string, hash: string):
   for (const definition of OUTPUT_TYPES) {
     for (const m of root.mapList(definition.section, definition.keys)) {
       const output: OutputConfig = definition.read(m);
+      checkDataDir(m, output.buffer, config.dataDir);
       const other = seen.get(output.name);
       if (other !== undefined) {
         m.error('name', `output name "${output.name}" is already used by ${other}; set a distinct name`);

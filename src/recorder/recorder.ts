@@ -14,6 +14,8 @@ import type { Logger } from '../log.js';
 import type { CounterCell } from '../metrics/cells.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { Output } from '../outputs/output.js';
+import { type AckOutcome, AckWaiters } from './ack-waiters.js';
+import { IntakeHolds } from './intake-holds.js';
 
 /** An output as the write loop holds it: the output and which events it wants. */
 export interface OutputSlot {
@@ -30,6 +32,8 @@ export type RecordResult = AcceptResult;
  * filled and senders got 503s while the process had CPU to spare.
  */
 const LOOP_SLICE = 256;
+/** How long a `block` output that could not write must stay up before intake resumes. */
+const RECOVERY_MS = 1000;
 /** How long one turn may run before yielding to I/O (ingest, output flushes), however much is queued. */
 const LOOP_BUDGET_MS = 10;
 
@@ -37,10 +41,41 @@ const LOOP_BUDGET_MS = 10;
  * The bounded queue and its single write loop (docs/architecture.md). `record` is synchronous
  * and O(1); the loop is the only code that touches the set of outputs, and it never
  * waits on one: `Output.send` is non-blocking by contract.
+ *
+ * Back-pressure (docs/operations.md, "Back-pressure and acknowledgements"): before handing an
+ * event on, the loop asks every `when_full: block` output that wants it for room; while one
+ * has none the event stays at the head of the queue and the loop waits for that output's
+ * `whenRoom()`. The queue then fills and ingest answers 503.
+ *
+ * Acknowledgements: events are numbered as they enter the queue. After a turn that handed
+ * events on, one commit round asks each `block` output that received some for `committed()`;
+ * when all resolve, every ingest request whose events are all at or below the round's number
+ * is answered. Requests arriving during a round ride the next one (group commit).
  */
 export class Recorder {
   private readonly queue: RingQueue<RecorderEvent>;
   private slots: readonly OutputSlot[] = [];
+  /** The slots whose output has `when_full: block`: asked for room before every event. */
+  private blockSlots: readonly OutputSlot[] = [];
+  /** Events that entered the queue so far; the last one's number is `accepted`. */
+  private enqueued = 0;
+  /** Events the loop has taken off the queue (handed on, or filtered, or unserializable). */
+  private handed = 0;
+  /** Every event up to this number is durable in every `block` output that received it. */
+  private durableUpTo = 0;
+  private committing = false;
+  /** `block` outputs handed events since the last commit round began. */
+  private readonly touched = new Set<Output>();
+  private readonly acks = new AckWaiters();
+  /** The `block` output the loop is waiting on for room, if any. */
+  private blockedOn: Output | null = null;
+  private readonly holds: IntakeHolds;
+  /**
+   * `block` outputs that cannot write now, so ingest refuses at once (see `unavailable`), each
+   * with since when it has been seen up again (null: still down).
+   */
+  private readonly down = new Map<string, number | null>();
+  private downTimer: NodeJS.Timeout | null = null;
   private loopScheduled = false;
   private accepting = true;
   private readonly receivedCounters = new Map<EventSource, Map<EventType, CounterCell>>();
@@ -58,6 +93,89 @@ export class Recorder {
     this.droppedShutdown = metrics.droppedCell('shutdown');
     this.droppedQueueFull = metrics.droppedCell('queue_full');
     this.droppedUnserializable = metrics.droppedCell('unserializable');
+    this.holds = new IntakeHolds(metrics);
+  }
+
+  /** The number of the last event that entered the queue (for `whenDurable`). */
+  get accepted(): number {
+    return this.enqueued;
+  }
+
+  /**
+   * With `acknowledgements: true`: settles once every event up to `seq` is durable in every
+   * `block` output that wanted it (`written`), some of them were lost (`lost`), or `timeoutMs`
+   * passed (`timeout`). `null` when there is nothing to wait for (no `block` output).
+   */
+  whenDurable(seq: number, timeoutMs: number): Promise<AckOutcome> | null {
+    if (seq <= this.durableUpTo) return null;
+    if (this.blockSlots.length === 0 && this.touched.size === 0 && !this.committing) return null;
+    const p = this.acks.add(seq, timeoutMs);
+    this.commitRound();
+    return p;
+  }
+
+  /**
+   * A `block` output that cannot write at all now (disk full, folder gone), if any: ingest
+   * answers 503 at once rather than queueing what it could not acknowledge, and readiness
+   * says the same. Logs once when intake becomes blocked and once when it resumes.
+   */
+  unavailable(): Output | null {
+    let first: Output | null = null;
+    const now = performance.now();
+    for (const slot of this.blockSlots) {
+      const out = slot.output;
+      const upSince = this.down.get(out.name);
+      if (!out.failing()) {
+        if (upSince === undefined) continue;
+        // A full disk lets a small write through now and then (the last block's free bytes):
+        // intake resumes only once the output has stayed up a while, so neither ingest nor
+        // readiness flaps with it.
+        if (upSince === null) this.down.set(out.name, now);
+        else if (now - upSince >= RECOVERY_MS) {
+          this.down.delete(out.name);
+          this.resumed(out);
+          continue;
+        }
+        first ??= out;
+        continue;
+      }
+      first ??= out;
+      if (upSince !== null) this.down.set(out.name, null);
+      if (upSince === undefined) {
+        this.holds.hold(out.name, 'down');
+        this.logger.warn('output cannot write; intake blocked (503) until it recovers', {
+          output: out.name,
+          when_full: 'block',
+        });
+        this.watchDown();
+      }
+    }
+    return first;
+  }
+
+  private resumed(out: Output | { name: string }): void {
+    this.holds.release(out.name, 'down');
+    this.logger.info('output writing again; intake resumed', { output: out.name });
+  }
+
+  /** While an output is down, look at it every second: the end must be logged even with no traffic. */
+  private watchDown(): void {
+    if (this.downTimer) return;
+    this.downTimer = setInterval(() => {
+      this.unavailable();
+      // Outputs no longer in the set (a reload removed them) stop holding intake too.
+      for (const name of this.down.keys()) {
+        if (!this.blockSlots.some((s) => s.output.name === name)) {
+          this.down.delete(name);
+          this.resumed({ name });
+        }
+      }
+      if (this.down.size === 0 && this.downTimer) {
+        clearInterval(this.downTimer);
+        this.downTimer = null;
+      }
+    }, RECOVERY_MS / 4);
+    this.downTimer.unref();
   }
 
   /** No room for even one event: a request now would be refused whatever it holds. */
@@ -83,6 +201,7 @@ export class Recorder {
       this.droppedQueueFull.inc();
       return false;
     }
+    this.enqueued++;
     this.countReceived(event);
     this.scheduleLoop();
     return true;
@@ -101,6 +220,7 @@ export class Recorder {
       this.queue.push(event);
       this.countReceived(event);
     }
+    this.enqueued += events.length;
     if (events.length > 0) this.scheduleLoop();
     return 'accepted';
   }
@@ -119,6 +239,9 @@ export class Recorder {
     this.drainNow();
     const previous = this.slots;
     this.slots = next;
+    this.blockSlots = next.filter((s) => s.output.whenFull === 'block');
+    this.unblock();
+    if (this.queue.length > 0) this.scheduleLoop();
     return previous;
   }
 
@@ -127,15 +250,28 @@ export class Recorder {
     this.accepting = false;
   }
 
-  /** Hands every queued event to the outputs now (used by reload and shutdown). */
+  /**
+   * Hands every queued event to the outputs now (used by reload and shutdown), to `block`
+   * outputs too even without room: the set is about to change or close, and what they then
+   * hold beyond their bound is at most the recorder queue.
+   */
   drainNow(): void {
-    while (this.queue.length > 0) this.processBatch(this.queue.length);
+    while (this.queue.length > 0) this.processBatch(this.queue.length, true);
     this.metrics.queueLength.set(0);
+    this.commitRound();
   }
 
   /** Refreshes gauges that are cheaper to read at scrape time than to keep current. */
   updateGauges(): void {
     this.metrics.queueLength.set(this.queue.length);
+    this.holds.flush();
+  }
+
+  /** Shutdown: requests still waiting for durability are answered now (503: not confirmed). */
+  stopWaiting(): void {
+    this.acks.settleAll('lost');
+    if (this.downTimer) clearInterval(this.downTimer);
+    this.downTimer = null;
   }
 
   private countReceived(event: RecorderEvent): void {
@@ -153,7 +289,7 @@ export class Recorder {
   }
 
   private scheduleLoop(): void {
-    if (this.loopScheduled) return;
+    if (this.loopScheduled || this.blockedOn) return;
     this.loopScheduled = true;
     setImmediate(this.runLoop);
   }
@@ -163,7 +299,7 @@ export class Recorder {
     try {
       const deadline = performance.now() + LOOP_BUDGET_MS;
       for (let left = this.queue.length; left > 0; left -= LOOP_SLICE) {
-        this.processBatch(Math.min(left, LOOP_SLICE));
+        if (!this.processBatch(Math.min(left, LOOP_SLICE), false)) break;
         if (performance.now() >= deadline) break;
       }
     } catch (err) {
@@ -171,8 +307,75 @@ export class Recorder {
       this.logger.error('write loop error', { err });
     }
     this.metrics.queueLength.set(this.queue.length);
+    this.commitRound();
     if (this.queue.length > 0) this.scheduleLoop();
   };
+
+  /** The loop stops before an event a `block` output has no room for, until it has. */
+  private block(output: Output): void {
+    this.blockedOn = output;
+    this.holds.hold(output.name, 'room');
+    output.whenRoom().then(
+      () => {
+        if (this.blockedOn !== output) return;
+        this.unblock();
+        this.scheduleLoop();
+      },
+      () => {},
+    );
+  }
+
+  private unblock(): void {
+    if (!this.blockedOn) return;
+    this.holds.release(this.blockedOn.name, 'room');
+    this.blockedOn = null;
+  }
+
+  /** The `block` output without room that wants `event`, if any. */
+  private blockerFor(event: RecorderEvent): Output | null {
+    for (const slot of this.blockSlots) {
+      if (slot.output.hasRoom()) continue;
+      if (passes(slot.filter, event, slot.filter.minSeverity === null ? 0 : severityRankOf(event))) {
+        return slot.output;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Starts a commit round when events were handed on since the last one and someone waits
+   * for them; one at a time, so what arrives meanwhile rides the next round.
+   */
+  private commitRound(): void {
+    if (this.committing || !this.acks.waiting) return;
+    const upTo = this.handed;
+    if (upTo <= this.durableUpTo) return;
+    const outputs = [...this.touched];
+    this.touched.clear();
+    if (outputs.length === 0) {
+      this.finishRound(upTo, true);
+      return;
+    }
+    this.committing = true;
+    Promise.all(outputs.map((o) => o.committed())).then(
+      (results) => {
+        this.committing = false;
+        this.finishRound(upTo, results.every(Boolean));
+      },
+      (err: unknown) => {
+        // committed() never rejects by contract; a bug must not leave requests hanging.
+        this.committing = false;
+        this.logger.error('commit round failed', { err });
+        this.finishRound(upTo, false);
+      },
+    );
+  }
+
+  private finishRound(upTo: number, ok: boolean): void {
+    this.durableUpTo = upTo;
+    this.acks.settleUpTo(upTo, ok ? 'written' : 'lost');
+    this.commitRound();
+  }
 
   /**
    * Parsers only accept what JSON.stringify can write, so a failure here is a bug; it must
@@ -188,11 +391,24 @@ export class Recorder {
     }
   }
 
-  private processBatch(max: number): void {
+  /** Hands up to `max` events on; false when a `block` output without room stopped it. */
+  private processBatch(max: number, force: boolean): boolean {
     const slots = this.slots;
+    const blocking = this.blockSlots.length > 0;
+    if (blocking) for (const slot of this.blockSlots) this.touched.add(slot.output);
     for (let i = 0; i < max; i++) {
+      if (blocking && !force) {
+        const next = this.queue.peek();
+        if (next === undefined) return true;
+        const blocker = this.blockerFor(next);
+        if (blocker) {
+          this.block(blocker);
+          return false;
+        }
+      }
       const event = this.queue.shift();
-      if (event === undefined) return;
+      if (event === undefined) return true;
+      this.handed++;
       let line: Buffer | null = null;
       // Looked up once per event, and only when some output filters on severity.
       let rank = -1;
@@ -214,6 +430,7 @@ export class Recorder {
         }
       }
     }
+    return true;
   }
 }
 

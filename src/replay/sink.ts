@@ -26,14 +26,7 @@ export interface DeliveryOutcome {
  * `buffer_full` drops): replay keeps below it, so nothing is dropped for going too fast.
  */
 export function outputCapacity(config: OutputConfig): number {
-  switch (config.type) {
-    case 'file':
-      return config.bufferSize;
-    case 'webhook':
-      return config.buffer?.type === 'memory' ? config.buffer.maxEvents : config.queueSize;
-    case 'kafka':
-      return config.buffer?.type === 'memory' ? config.buffer.maxEvents : config.bufferSize;
-  }
+  return config.buffer.maxEvents;
 }
 
 /**
@@ -43,7 +36,7 @@ export function outputCapacity(config: OutputConfig): number {
  */
 export function replayConfig(config: OutputConfig): OutputConfig {
   if (config.type === 'file') return config;
-  return { ...config, buffer: memorySpec(outputCapacity(config)) };
+  return { ...config, buffer: { ...config.buffer, ...memorySpec(outputCapacity(config)) } };
 }
 
 /**

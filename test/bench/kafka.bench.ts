@@ -67,7 +67,7 @@ function configFor(
     name: 'bench',
     brokers: [brokers],
     topic,
-    bufferSize,
+    buffer: { ...KAFKA_OUTPUT_DEFAULTS.buffer, maxEvents: bufferSize },
     tls: null,
     sasl: null,
     filter: { eventTypes: null, sources: null, minSeverity: null },
@@ -101,11 +101,11 @@ async function runOutput(output: KafkaOutput, config: KafkaOutputConfig, items: 
   const t0 = performance.now();
   let i = 0;
   while (i < items.length) {
-    while (i < items.length && output.pending() < config.bufferSize) {
+    while (i < items.length && output.pending() < config.buffer.maxEvents) {
       const item = items[i++] as Item;
       output.send(item.line, item.event);
     }
-    if (output.pending() >= config.bufferSize) await new Promise((r) => setTimeout(r, 1));
+    if (output.pending() >= config.buffer.maxEvents) await new Promise((r) => setTimeout(r, 1));
     else await new Promise((r) => setImmediate(r));
   }
   while (output.pending() > 0) await new Promise((r) => setTimeout(r, 1));

@@ -14,7 +14,12 @@ const nullOutput: Output = {
   kind: 'null',
   start() {},
   send: () => true,
+  whenFull: 'drop_newest',
+  hasRoom: () => true,
+  whenRoom: async () => {},
+  committed: async () => true,
   isUp: () => true,
+  failing: () => false,
   pending: () => 0,
   close: async () => {},
 };

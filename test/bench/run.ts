@@ -5,6 +5,7 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../helpers/daemon.js';
+import { benchAcksAlertmanager, benchAcksLatency } from './acks.bench.js';
 import { benchAlertmanager } from './alertmanager.bench.js';
 import { benchIngest } from './ingest.bench.js';
 import { benchKafka } from './kafka.bench.js';
@@ -43,6 +44,8 @@ const SCENARIOS: Scenario[] = [
   { id: 6, name: 'webhook', run: benchWebhook },
   { id: 7, name: 'kafka', run: benchKafka, kafka: true },
   { id: 8, name: 'scaling', run: benchScaling, kafka: true },
+  { id: 9, name: 'acks', run: benchAcksLatency },
+  { id: 10, name: 'acks-alertmanager', run: benchAcksAlertmanager },
 ];
 
 function selected(only: string | undefined): Scenario[] {

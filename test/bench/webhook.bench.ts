@@ -23,7 +23,12 @@ function makeItems(n: number): BenchItem[] {
 }
 
 function webhookConfig(url: string, batch: boolean): WebhookOutputConfig {
-  const section = { url, workers: WORKERS, queue_size: QUEUE_SIZE, ...(batch ? { batch: {} } : {}) };
+  const section = {
+    url,
+    workers: WORKERS,
+    buffer: { max_events: QUEUE_SIZE },
+    ...(batch ? { batch: {} } : {}),
+  };
   const r = parseConfigText(JSON.stringify({ webhook_outputs: [section] }), join(tmpdir(), 'bench.yaml'));
   if (!r.ok) throw new Error(r.issues.map(String).join('\n'));
   return r.config.outputs[0] as WebhookOutputConfig;

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FileOutputConfig } from '../../src/outputs/file/config.js';
+import { FILE_OUTPUT_DEFAULTS, type FileOutputConfig } from '../../src/outputs/file/config.js';
 import { fileOutputConfig } from '../helpers/config.js';
 import { tempDir } from '../helpers/daemon.js';
 import { conformance } from './suite.js';
@@ -22,7 +22,10 @@ conformance('file', {
     return { config, delivered: () => linesIn(config.path) };
   },
   async holding(name, capacity) {
-    const config = fileOutputConfig(name, join(dir, 'not-a-dir', `${name}.jsonl`), { bufferSize: capacity });
+    const config = fileOutputConfig(name, join(dir, 'not-a-dir', `${name}.jsonl`), {
+      // drop_newest: the suite checks drops at a full buffer (the default, block, never drops).
+      buffer: { ...FILE_OUTPUT_DEFAULTS.buffer, maxEvents: capacity, whenFull: 'drop_newest' },
+    });
     return { config, delivered: async () => 0 };
   },
   async failing(name) {

@@ -54,7 +54,9 @@ conformance('kafka', {
   },
   async holding(name, capacity) {
     return {
-      config: config(name, await nowhere(), 'nowhere', { bufferSize: capacity }),
+      config: config(name, await nowhere(), 'nowhere', {
+        buffer: { ...KAFKA_OUTPUT_DEFAULTS.buffer, maxEvents: capacity },
+      }),
       delivered: async () => 0,
     };
   },

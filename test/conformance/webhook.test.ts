@@ -55,7 +55,7 @@ conformance('webhook', {
   },
   async holding(name, capacity) {
     return {
-      config: config(name, urlOf(hanging), { queue_size: capacity, workers: 1 }),
+      config: config(name, urlOf(hanging), { buffer: { max_events: capacity }, workers: 1 }),
       delivered: async () => 0,
     };
   },

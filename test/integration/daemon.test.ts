@@ -403,24 +403,27 @@ describe('file output under the daemon', () => {
       waitReady: false,
     });
     try {
-      const ready = await fetch(`${d.baseUrl}/-/ready`);
-      expect(ready.status).toBe(503);
-      expect(await ready.text()).toMatch(/no output can deliver/);
       await waitFor(() => d.logs.some((l) => l.level === 'error' && JSON.stringify(l).includes('blocked')), {
         what: 'an error log naming the path',
       });
+      const ready = await fetch(`${d.baseUrl}/-/ready`);
+      expect(ready.status).toBe(503);
+      expect(await ready.text()).toMatch(/cannot write \(when_full: block\)/);
+      // The file output blocks (the default): what it could not write is refused, not queued.
+      const whileDown = await post(`${d.baseUrl}/api/v1/coroot`, alert(1, { summary: 'while-down' }));
+      expect(whileDown.status).toBe(503);
+      expect(whileDown.headers.get('retry-after')).toBe('1');
+      await rm(join(dir, 'blocked'));
+      const path = join(dir, 'blocked/events.jsonl');
+      // recorder_started waited in the buffer and is written once the folder can be created.
+      await waitFor(async () => (await readEvents(path)).some((e) => e.type === 'recorder_started'), {
+        what: 'the buffered event after recovery',
+      });
+      await waitFor(async () => (await fetch(`${d.baseUrl}/-/ready`)).status === 200);
       expect((await post(`${d.baseUrl}/api/v1/coroot`, alert(1, { summary: 'while-down' }))).status).toBe(
         202,
       );
-      await rm(join(dir, 'blocked'));
-      const path = join(dir, 'blocked/events.jsonl');
-      await waitFor(
-        async () => (await readEvents(path)).some((e) => e.data.alert?.summary === 'while-down'),
-        {
-          what: 'the buffered event after recovery',
-        },
-      );
-      expect((await fetch(`${d.baseUrl}/-/ready`)).status).toBe(200);
+      expect((await readEvents(path)).some((e) => e.data.alert?.summary === 'while-down')).toBe(true);
 
       await rm(path);
       // Lines written between the delete and its detection go to the unlinked file (as

@@ -46,6 +46,7 @@ describe.skipIf(skip !== null)('disk-buffered Kafka output', () => {
       sasl: null,
       filter: { eventTypes: null, sources: null, minSeverity: null },
       buffer: {
+        ...KAFKA_OUTPUT_DEFAULTS.buffer,
         type: 'disk',
         maxEvents: 1024,
         maxSize: 64 * 1024 * 1024,

@@ -74,6 +74,7 @@ function diskWebhookConfig(url: string): WebhookOutputConfig {
   if (!r.ok) throw new Error(r.issues.map(String).join('\n'));
   const config = r.config.outputs[0] as WebhookOutputConfig;
   config.buffer = {
+    ...config.buffer,
     type: 'disk',
     maxEvents: 1024,
     maxSize: 64 * 1024 * 1024,
@@ -146,7 +147,7 @@ describe('disk-buffered webhook output', () => {
     });
   });
 
-  it('counts a 4xx as rejected (not retried) and refuses a second opener of the same buffer', async () => {
+  it('counts a 4xx as rejected (not retried)', async () => {
     const receiver = new Receiver();
     cleanups.push(() => receiver.stop());
     receiver.status = 400;
@@ -155,7 +156,6 @@ describe('disk-buffered webhook output', () => {
     const config = diskWebhookConfig(url);
     const metrics = new Metrics('test');
     const out = output(config, dataDir, metrics);
-    expect(() => output(config, dataDir)).toThrow(/already open in this process/);
     sendRange(out, 0, 10);
     await waitFor(
       async () =>

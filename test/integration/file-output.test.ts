@@ -26,7 +26,7 @@ import type { RecorderEvent } from '../../src/events/event.js';
 import { serializeEvent } from '../../src/events/serialize.js';
 import { Logger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics/registry.js';
-import type { FileOutputConfig } from '../../src/outputs/file/config.js';
+import { FILE_OUTPUT_DEFAULTS, type FileOutputConfig } from '../../src/outputs/file/config.js';
 import { FileOutput, type FileOutputOptions } from '../../src/outputs/file/output.js';
 import { fileOutputConfig } from '../helpers/config.js';
 import type { LogLine } from '../helpers/daemon.js';
@@ -322,9 +322,11 @@ describe('FileOutput: the file changes under it', () => {
 });
 
 describe('FileOutput: failures', () => {
-  it('cannot create the parent folder: logs once, buffers up to buffer_size, recovers when the obstacle goes', async () => {
+  it('cannot create the parent folder: logs once, buffers up to buffer.max_events, recovers when the obstacle goes', async () => {
     const { dir, h } = await setup((d) =>
-      fileConfig(join(d, 'blocker', 'sub', 'events.jsonl'), { bufferSize: 3 }),
+      fileConfig(join(d, 'blocker', 'sub', 'events.jsonl'), {
+        buffer: { ...FILE_OUTPUT_DEFAULTS.buffer, maxEvents: 3, whenFull: 'drop_newest' },
+      }),
     );
     const path = join(dir, 'blocker', 'sub', 'events.jsonl');
     // We run as root, so permissions would not stop mkdir; a regular file in the way does.
@@ -354,7 +356,11 @@ describe('FileOutput: failures', () => {
   it.skipIf(!existsSync('/dev/full'))(
     'a write error (ENOSPC) marks it down, keeps the batch, and writes it exactly once after recovery',
     async () => {
-      const { dir, h } = await setup((d) => fileConfig(join(d, 'events.jsonl'), { bufferSize: 10 }));
+      const { dir, h } = await setup((d) =>
+        fileConfig(join(d, 'events.jsonl'), {
+          buffer: { ...FILE_OUTPUT_DEFAULTS.buffer, maxEvents: 10, whenFull: 'drop_newest' },
+        }),
+      );
       const path = join(dir, 'events.jsonl');
       // Every write to /dev/full fails with ENOSPC: a full disk on demand.
       await symlink('/dev/full', path);
@@ -432,7 +438,7 @@ describe('FileOutput: close', () => {
         `import { Metrics } from ${src('src/metrics/registry.ts')};`,
         `import { silentLogger } from ${src('src/log.ts')};`,
         `const config = { type: 'file', name: 'f', path: ${JSON.stringify(path)}, fsync: 'interval', fsyncIntervalMs: 1000,`,
-        `  bufferSize: 100, fileMode: 0o600, filter: { eventTypes: null, sources: null, minSeverity: null } } as const;`,
+        `  buffer: { type: 'memory', maxEvents: 100, maxSize: 1048576, whenFull: 'block', sync: 'normal', flushIntervalMs: 500 }, fileMode: 0o600, filter: { eventTypes: null, sources: null, minSeverity: null } } as const;`,
         `const out = new FileOutput(config, { metrics: new Metrics('t', { defaultMetrics: false }), logger: silentLogger, version: 't' });`,
         'out.start();',
         `for (let i = 0; i < 10; i++) out.send(Buffer.from('{"i":' + i + '}\\n'), {} as never);`,

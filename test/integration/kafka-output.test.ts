@@ -239,7 +239,7 @@ describe.skipIf(brokers === null)('KafkaOutput against a real broker', () => {
     const topic = await newTopic(admin);
     const h = harness({ topic });
     h.output.start();
-    const N = 1000; // two batches of batch_max_events, within buffer_size
+    const N = 1000; // two batches of batch_max_events, within buffer.max_events
     expect(h.send(N)).toBe(N);
     await waitFor(async () => (await h.count('written')) === N, { timeoutMs: 30_000, what: 'all written' });
     expect(await messagesIn(admin, topic)).toBe(N);
@@ -524,7 +524,11 @@ describe.skipIf(brokers === null)('KafkaOutput against a real broker', () => {
 
   it('a broker unreachable at start: start returns at once, other outputs get everything, the buffer fills and drops are counted', async () => {
     const [deadPort] = await freePorts(1);
-    const h = new Harness({ brokers: [`127.0.0.1:${deadPort}`], topic: 'nowhere', bufferSize: 50 });
+    const h = new Harness({
+      brokers: [`127.0.0.1:${deadPort}`],
+      topic: 'nowhere',
+      buffer: { ...KAFKA_OUTPUT_DEFAULTS.buffer, maxEvents: 50 },
+    });
     harnesses.push(h);
     // Stands for every other output.
     const other = new CollectingOutput('capture');
@@ -573,7 +577,11 @@ describe.skipIf(ownBrokerSkip !== null)('KafkaOutput across a broker restart', (
     const topic = await newTopic(admin, 3);
     await admin.disconnect();
 
-    const h = new Harness({ brokers: [address], topic, bufferSize: 300 });
+    const h = new Harness({
+      brokers: [address],
+      topic,
+      buffer: { ...KAFKA_OUTPUT_DEFAULTS.buffer, maxEvents: 300 },
+    });
     h.output.start();
     // Phase 1: a steady stream while the broker is up.
     h.send(200);

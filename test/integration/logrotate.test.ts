@@ -13,7 +13,7 @@ import type { RecorderEvent } from '../../src/events/event.js';
 import { serializeEvent } from '../../src/events/serialize.js';
 import { Logger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics/registry.js';
-import type { FileOutputConfig } from '../../src/outputs/file/config.js';
+import { FILE_OUTPUT_DEFAULTS, type FileOutputConfig } from '../../src/outputs/file/config.js';
 import { FileOutput, type FileOutputOptions } from '../../src/outputs/file/output.js';
 import type { LogLine } from '../helpers/daemon.js';
 import { testAlertEvent } from '../helpers/events.js';
@@ -56,7 +56,7 @@ class Harness {
       path,
       fsync: 'interval',
       fsyncIntervalMs: 100,
-      bufferSize: 100_000,
+      buffer: { ...FILE_OUTPUT_DEFAULTS.buffer, maxEvents: 100_000 },
       // Not logrotate's 0640: the mode tells who created the live file.
       fileMode: 0o600,
       filter: { eventTypes: null, sources: null, minSeverity: null },

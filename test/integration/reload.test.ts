@@ -561,7 +561,7 @@ describe('reconciling outputs while events stream', () => {
       const hook = await receiver();
       const base =
         'instance: rm\nshutdown_timeout: 3s\nfile_outputs:\n  - path: ./a.jsonl\n    fsync: none\n';
-      const withHook = `${base}webhook_outputs:\n  - url: ${hook.url}\n    timeout: 30s\n    workers: 2\n    queue_size: 100000\n`;
+      const withHook = `${base}webhook_outputs:\n  - url: ${hook.url}\n    timeout: 30s\n    workers: 2\n    buffer: { max_events: 100000 }\n`;
       const d = await start(withHook);
       const a = join(d.dir, 'a.jsonl');
       const w = `webhook:${hook.url}`;

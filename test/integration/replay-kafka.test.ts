@@ -44,7 +44,7 @@ kafka_outputs:
   - name: bus
     brokers: [${address}]
     topic: ${topic}
-    buffer_size: 16
+    buffer: { max_events: 16 }
     batch_max_events: 8
   - name: other
     brokers: [${address}]

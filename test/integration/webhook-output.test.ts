@@ -477,7 +477,7 @@ describe('webhook output: every event is accounted for', () => {
           const h = harness();
           const config = webhookConfig(rx.url, {
             name: 'prop',
-            queue_size: queueSize,
+            buffer: { max_events: queueSize },
             workers,
             max_attempts: 3,
             retry_backoff: '1ms',
@@ -525,7 +525,10 @@ describe('webhook output: a black-hole receiver', () => {
     });
     file.start();
     cleanups.push(() => file.close(1000));
-    const hook = startWebhook(h, webhookConfig(hole.url, { workers: 2, queue_size: 20, timeout: '30s' }));
+    const hook = startWebhook(
+      h,
+      webhookConfig(hole.url, { workers: 2, buffer: { max_events: 20 }, timeout: '30s' }),
+    );
 
     // As the write loop does: one serialized line to every output, in bursts, yielding between them.
     const events = makeEvents(600);

@@ -12,6 +12,7 @@ import { BASIC_AUTH_KEYS, FILTER_KEYS } from '../../src/config/common.js';
 import { COROOT_API_KEYS } from '../../src/config/coroot-api.js';
 import { DEDUPE_KEYS } from '../../src/config/dedupe.js';
 import { SERVER_AUTH_KEYS, SERVER_KEYS, SERVER_TLS_KEYS } from '../../src/config/server.js';
+import { BUFFER_KEYS } from '../../src/outputs/delivery/buffer-config.js';
 import { OUTPUT_TYPES } from '../../src/outputs/registry.js';
 import { INGEST_ENDPOINT_KEYS, TOP_LEVEL_KEYS } from '../../src/recorder-config/schema.js';
 import { parseTestConfig } from '../helpers/config.js';
@@ -53,6 +54,7 @@ const KNOWN_LISTS = new Set([
   'SERVER_KEYS',
   'SERVER_TLS_KEYS',
   'SERVER_AUTH_KEYS',
+  'BUFFER_KEYS',
   'DEDUPE_KEYS',
 ]);
 const NOT_CONFIG_KEYS = new Set(['KAFKA_KEYS']);
@@ -81,7 +83,9 @@ const SECTIONS: Array<{ heading: string; keys: string[] }> = [
   },
   { heading: '### `ingest.coroot_api` (pull mode, a list)', keys: [...COROOT_API_KEYS] },
   { heading: '## Filters (every output type)', keys: [...FILTER_KEYS] },
-  // Every registered output type: its section documents its own keys and its nested maps' keys.
+  { heading: '## Buffers (every output type)', keys: prefixed('buffer', BUFFER_KEYS) },
+  // Every registered output type: its section documents its own keys and its nested maps' keys
+  // (`buffer` is the same block on every type: documented once, in the section above).
   ...OUTPUT_TYPES.map((t) => ({
     heading: `## \`${t.section}\``,
     keys: [
@@ -153,7 +157,7 @@ function everyKeyYaml(): string {
     `    - ${map(COROOT_API_KEYS, {}, '      ').trimStart()}`,
     ...OUTPUT_TYPES.flatMap((t) => [
       `${t.section}:`,
-      `  - ${map(t.keys, outputNested(t.nestedKeys), '    ').trimStart()}`,
+      `  - ${map(t.keys, outputNested({ ...t.nestedKeys, buffer: BUFFER_KEYS }), '    ').trimStart()}`,
     ]),
   ].join('\n');
 }

@@ -24,7 +24,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['recorder-config'],
   ['recorder'],
   ['ingest'],
-  ['daemon', 'replay'],
+  ['daemon', 'replay', 'buffers'],
   ['cmd'],
 ];
 

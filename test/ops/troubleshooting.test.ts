@@ -179,7 +179,11 @@ function collectMessages(): { messages: Message[]; nonLiteral: string[] } {
       else nonLiteral.push(`${c.where}: log message is not a literal: ${c.args[0]}`);
     }
     // Config validation: MapReader/ReadContext .error(..., message) and ConfigIssue(..., message).
-    if (/^src\/(config|recorder-config)\/|^src\/outputs\/[^/]+\/config\.ts$/.test(rel)) {
+    if (
+      /^src\/(config|recorder-config)\/|^src\/outputs\/[^/]+\/config\.ts$|^src\/outputs\/delivery\/buffer-config\.ts$/.test(
+        rel,
+      )
+    ) {
       for (const c of calls(/(?<!\b(?:log|logger))\.error\(|\bnew ConfigIssue\(/g)) {
         const lit = asLiteral(c.args.at(-1));
         if (lit) messages.push({ kind: 'config', where: c.where, literal: lit });

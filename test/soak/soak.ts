@@ -165,13 +165,13 @@ file_outputs:
   - name: file
     path: ./logs/events.jsonl
     fsync: interval
-    buffer_size: ${BUFFERS.fileBuffer}
+    buffer: { max_events: ${BUFFERS.fileBuffer} }
 webhook_outputs:
   - name: webhook
     url: ${receiverUrl}
     timeout: 1s
     workers: ${BUFFERS.webhookWorkers}
-    queue_size: ${BUFFERS.webhookQueue}
+    buffer: { max_events: ${BUFFERS.webhookQueue} }
     max_attempts: 4
     retry_backoff: 100ms
     max_backoff: 1s
@@ -181,7 +181,7 @@ kafka_outputs:
     brokers: [${brokers}]
     topic: ${TOPIC}
     acks: all
-    buffer_size: ${BUFFERS.kafkaBuffer}
+    buffer: { max_events: ${BUFFERS.kafkaBuffer} }
     linger: 5ms
     timeout: 5s
 `;

@@ -8,6 +8,7 @@ import type { OutputMeter } from '../../metrics/registry.js';
 import { Batcher, type BatchLimits, type DeliveryBatch } from './batcher.js';
 import type { DeliveryBuffer, EventMeta } from './buffer.js';
 import { DropLogThrottle } from './drop-log.js';
+import { pollForRoom } from './room.js';
 
 /** How one delivery of a batch ended. */
 export type DeliveryOutcome =
@@ -124,6 +125,28 @@ export class DeliveryCore {
     }
     if (!this.pumping) this.wake();
     return true;
+  }
+
+  /** `Output.hasRoom()`: true while closing too (`offer` then counts `closed`). */
+  hasRoom(): boolean {
+    return !this.accepting || !this.buffer.full;
+  }
+
+  /** `Output.whenRoom()`: the buffer does not announce freed slots, so look again every few ms. */
+  whenRoom(): Promise<void> {
+    return pollForRoom(() => this.hasRoom());
+  }
+
+  /**
+   * `Output.committed()`: as durable as the buffer makes what it took (memory: at once; a disk
+   * buffer: committed per its `sync`), so `when_full: block` with a disk buffer acknowledges
+   * only what survives a crash.
+   */
+  committed(): Promise<boolean> {
+    return this.buffer.committed().then(
+      () => true,
+      () => false,
+    );
   }
 
   /** Records taken and not yet written, failed or dropped. */

@@ -1,6 +1,6 @@
 import { statfsSync } from 'node:fs';
 import type { Logger } from '../../log.js';
-import type { DeliveryBuffer } from './buffer.js';
+import type { BufferedRecord, DeliveryBuffer, EventMeta } from './buffer.js';
 import { bufferDir } from './disk/dir-name.js';
 import { DiskBuffer } from './disk/disk-buffer.js';
 import { type MemoryBound, MemoryBuffer } from './memory-buffer.js';
@@ -34,19 +34,25 @@ export interface BufferContext {
 /**
  * The buffer an output's `buffer:` block asks for. A disk buffer opens (and locks) its folder
  * `<data_dir>/buffers/<output name>/` here, synchronously: a second recorder on the same
- * data_dir makes this throw `BufferLockedError`, which fails start-up with its message.
+ * data_dir makes this throw `BufferLockedError`, which fails start-up with its message. Within
+ * this process an output of the same name (a reload) shares the open buffer (openSharedDisk).
  */
 export function openDeliveryBuffer(spec: BufferSpec, ctx: BufferContext): DeliveryBuffer {
   if (spec.type === 'memory') return new MemoryBuffer(spec.maxEvents, ctx.memoryBound);
   if (ctx.dataDir === null) throw new Error(`output ${ctx.outputName}: buffer type disk needs data_dir`);
-  return new DiskBuffer({
-    dir: bufferDir(ctx.dataDir, ctx.outputName),
-    maxBytes: spec.maxSize,
-    sync: spec.sync,
-    flushIntervalMs: spec.flushIntervalMs,
-    log: ctx.log,
-    onCorrupted: ctx.onCorrupted,
-  });
+  const dir = bufferDir(ctx.dataDir, ctx.outputName);
+  return openSharedDisk(
+    dir,
+    () =>
+      new DiskBuffer({
+        dir,
+        maxBytes: spec.maxSize,
+        sync: spec.sync,
+        flushIntervalMs: spec.flushIntervalMs,
+        log: ctx.log,
+        onCorrupted: ctx.onCorrupted,
+      }),
+  );
 }
 
 /**
@@ -69,5 +75,104 @@ export function warnIfOversubscribed(dataDir: string, maxSizes: readonly number[
       max_size_total: total,
       free_bytes: free,
     });
+  }
+}
+
+interface SharedDisk {
+  readonly buffer: DiskBuffer;
+  /** Leases in opening order; the first one reads, the others wait for their turn. */
+  readonly leases: DiskLease[];
+}
+
+/** Disk buffers open in this process, by folder. */
+const openDisks = new Map<string, SharedDisk>();
+
+/**
+ * Opens the disk buffer in `dir`, or shares the one this process has open there. A reload
+ * that replaces an output by one of the same name builds the new output while the old one
+ * still runs: both get a lease on the same buffer. Both may push (in the write loop's order);
+ * only the oldest lease reads. When it closes, the next lease reads from the oldest record
+ * not yet acknowledged (what the old output had in flight is sent again: at least once).
+ */
+function openSharedDisk(dir: string, open: () => DiskBuffer): DeliveryBuffer {
+  let shared = openDisks.get(dir);
+  if (!shared) {
+    shared = { buffer: open(), leases: [] };
+    openDisks.set(dir, shared);
+  }
+  const lease = new DiskLease(shared, () => openDisks.delete(dir));
+  shared.leases.push(lease);
+  return lease;
+}
+
+class DiskLease implements DeliveryBuffer {
+  readonly type = 'disk' as const;
+  private closed = false;
+  private turn: (() => void) | null = null;
+
+  constructor(
+    private readonly shared: SharedDisk,
+    private readonly onLast: () => void,
+  ) {}
+
+  private get reading(): boolean {
+    return this.shared.leases[0] === this;
+  }
+
+  push(line: Buffer, meta: EventMeta): boolean {
+    return !this.closed && this.shared.buffer.push(line, meta);
+  }
+
+  get full(): boolean {
+    return this.closed || this.shared.buffer.full;
+  }
+
+  committed(): Promise<void> {
+    return this.shared.buffer.committed();
+  }
+
+  async read(maxEvents: number, maxBytes: number): Promise<BufferedRecord[]> {
+    if (!this.reading && !this.closed) await new Promise<void>((resolve) => (this.turn = resolve));
+    if (this.closed) return [];
+    return this.shared.buffer.read(maxEvents, maxBytes);
+  }
+
+  ack(records: readonly BufferedRecord[]): void {
+    this.shared.buffer.ack(records);
+  }
+
+  get length(): number {
+    return this.shared.buffer.length;
+  }
+
+  get bytes(): number {
+    return this.shared.buffer.bytes;
+  }
+
+  get maxBytes(): number | null {
+    return this.shared.buffer.maxBytes;
+  }
+
+  /** Why the buffer cannot write now (ENOSPC), or null. */
+  get problem(): string | null {
+    return this.shared.buffer.problem;
+  }
+
+  async close(): Promise<number> {
+    if (this.closed) return 0;
+    this.closed = true;
+    const { leases, buffer } = this.shared;
+    const wasReading = this.reading;
+    leases.splice(leases.indexOf(this), 1);
+    this.turn?.();
+    if (leases.length > 0) {
+      if (wasReading) {
+        buffer.releaseReader();
+        leases[0]?.turn?.();
+      }
+      return 0;
+    }
+    this.onLast();
+    return buffer.close();
   }
 }

@@ -1,5 +1,11 @@
 import { FILTER_KEYS, type OutputFilter, readFilter } from '../../config/common.js';
 import type { MapReader } from '../../config/reader.js';
+import {
+  type BufferConfig,
+  type BufferDefaults,
+  defaultBufferConfig,
+  readBufferConfig,
+} from '../delivery/buffer-config.js';
 
 export const FSYNC_POLICIES = ['none', 'interval', 'always'] as const;
 export type FsyncPolicy = (typeof FSYNC_POLICIES)[number];
@@ -11,18 +17,29 @@ export interface FileOutputConfig {
   path: string;
   fsync: FsyncPolicy;
   fsyncIntervalMs: number;
-  /** Events held while a write is in flight or the file cannot be opened; beyond it: `buffer_full`. */
-  bufferSize: number;
+  /**
+   * Lines held while a write is in flight or the file cannot be written (`max_events`); at the
+   * bound `when_full` decides: `block` (default) holds intake back, `drop_newest` drops (`buffer_full`).
+   */
+  buffer: BufferConfig;
   /** Mode of a file the output creates itself (logrotate's `create` sets its own). */
   fileMode: number;
   filter: OutputFilter;
 }
 
+/** `buffer:` without one (docs/configuration.md). */
+export const FILE_BUFFER_DEFAULTS: BufferDefaults = {
+  maxEvents: 8192,
+  whenFull: 'block',
+  diskAllowed: false,
+  retiredKey: 'buffer_size',
+};
+
 /** Defaults, documented here next to the schema (docs/configuration.md "file_outputs"). */
 export const FILE_OUTPUT_DEFAULTS = {
   fsync: 'interval' as FsyncPolicy,
   fsyncIntervalMs: 1000,
-  bufferSize: 8192,
+  buffer: defaultBufferConfig(FILE_BUFFER_DEFAULTS),
   fileMode: 0o640,
 };
 
@@ -31,6 +48,7 @@ export const FILE_OUTPUT_KEYS = [
   'path',
   'fsync',
   'fsync_interval',
+  'buffer',
   'buffer_size',
   'file_mode',
   ...FILTER_KEYS,
@@ -50,7 +68,7 @@ export function readFileOutput(m: MapReader): FileOutputConfig {
     path,
     fsync: m.oneOf('fsync', FSYNC_POLICIES, FILE_OUTPUT_DEFAULTS.fsync),
     fsyncIntervalMs: m.duration('fsync_interval', FILE_OUTPUT_DEFAULTS.fsyncIntervalMs, { min: 1 }),
-    bufferSize: m.int('buffer_size', FILE_OUTPUT_DEFAULTS.bufferSize, { min: 1 }),
+    buffer: readBufferConfig(m, FILE_BUFFER_DEFAULTS),
     fileMode,
     filter: readFilter(m),
   };

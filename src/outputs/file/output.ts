@@ -5,21 +5,15 @@ import { Backoff } from '../../lib/backoff.js';
 import { ConditionWaiters } from '../../lib/condition.js';
 import type { Logger } from '../../log.js';
 import type { OutputMeter } from '../../metrics/registry.js';
+import type { WhenFull } from '../delivery/buffer-config.js';
+import { CommitWatermark } from '../delivery/commit-watermark.js';
 import { DropLogThrottle } from '../delivery/drop-log.js';
 import type { Output, OutputDeps } from '../output.js';
 import { WriteBatch } from './batch.js';
 import type { FileOutputConfig } from './config.js';
-import {
-  appendBuffers,
-  errnoCode,
-  type FileId,
-  fileIdAt,
-  isMissing,
-  type OpenedFile,
-  openAppend,
-  sameFile,
-} from './fs-ops.js';
+import { appendBuffers, errnoCode, isMissing, type OpenedFile, openAppend } from './fs-ops.js';
 import { PathWatcher } from './path-watcher.js';
+import { RotationDetector } from './rotation.js';
 
 export interface FileOutputOptions {
   /** How long a renamed/deleted file may stay missing before the output creates it itself. */
@@ -61,14 +55,13 @@ interface Due {
 export class FileOutput implements Output {
   readonly kind = 'file';
   readonly name: string;
+  readonly whenFull: WhenFull;
 
   private readonly path: string;
   private readonly meter: OutputMeter;
   private readonly reopens: { inc(): void };
   private readonly log: Logger;
-  /** Throttles the buffer-full warning; the metric counts every drop. */
-  private readonly dropLog = new DropLogThrottle();
-  private readonly recreateGraceMs: number;
+  private readonly rotation: RotationDetector;
   private readonly checkIntervalMs: number;
 
   /** Lines accepted and not yet handed to a write; swapped out whole for each batch. */
@@ -80,8 +73,6 @@ export class FileOutput implements Output {
   private file: OpenedFile | null = null;
   /** Bytes written since the last fdatasync. */
   private dirty = false;
-  /** When the path was first seen without our file (monotonic ms), while we still write to it. */
-  private missingSince: number | null = null;
   private lastWriteFailed = false;
 
   private readonly due: Due = { open: false, reopen: false, check: false, fsync: false, finish: false };
@@ -90,7 +81,6 @@ export class FileOutput implements Output {
 
   private readonly backoff = new Backoff(100, 5000);
   private openTimer: NodeJS.Timeout | null = null;
-  private graceTimer: NodeJS.Timeout | null = null;
   private fsyncTimer: NodeJS.Timeout | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
   private readonly watcher: PathWatcher;
@@ -104,6 +94,10 @@ export class FileOutput implements Output {
   private readonly progress = new ConditionWaiters();
   /** `what:code` of the problem last logged, so a failing retry logs once, not every time. */
   private problem: string | null = null;
+  /** Which accepted lines are written (and synced under `fsync: always`): `committed()`. */
+  private readonly durable = new CommitWatermark();
+  private roomWaiters: Array<() => void> = [];
+  private readonly dropLog = new DropLogThrottle();
 
   constructor(
     private readonly config: FileOutputConfig,
@@ -111,11 +105,17 @@ export class FileOutput implements Output {
     opts: FileOutputOptions = {},
   ) {
     this.name = config.name;
+    this.whenFull = config.buffer.whenFull;
     this.path = resolve(config.path);
     this.meter = deps.metrics.forOutput(config.name, this);
     this.reopens = deps.metrics.fileReopens.labels(config.name);
     this.log = deps.logger.child({ output: config.name, kind: this.kind });
-    this.recreateGraceMs = opts.recreateGraceMs ?? DEFAULT_RECREATE_GRACE_MS;
+    this.rotation = new RotationDetector(
+      this.path,
+      opts.recreateGraceMs ?? DEFAULT_RECREATE_GRACE_MS,
+      this.log,
+      () => this.requestCheck(),
+    );
     this.checkIntervalMs = opts.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS;
     this.watcher = new PathWatcher(this.path, () => this.requestCheck(), this.log);
   }
@@ -131,25 +131,37 @@ export class FileOutput implements Output {
 
   send(line: Buffer, _event: RecorderEvent): boolean {
     if (this.closing) {
-      this.meter.lost('closed');
+      this.drop('closed');
       return false;
     }
-    // In-flight lines count too: bufferSize bounds the memory this output holds.
-    if (this.pending() >= this.config.bufferSize) {
-      this.meter.lost('buffer_full');
-      const dropped = this.dropLog.note();
-      if (dropped > 0)
-        this.log.warn('file buffer full; dropping events', {
-          path: this.path,
-          dropped,
-          buffer_size: this.config.bufferSize,
-        });
+    // In-flight lines count too: buffer.maxEvents bounds the memory this output holds. A
+    // `block` output is only handed a line without room at a reload or shutdown (Output.hasRoom).
+    if (this.whenFull === 'drop_newest' && this.pending() >= this.config.buffer.maxEvents) {
+      this.drop('buffer_full');
       return false;
     }
     this.buffered.push(line);
+    this.durable.take();
     // While the file is not open, the successful reopen flushes; no point waking the loop.
     if (this.file) this.kick();
     return true;
+  }
+
+  hasRoom(): boolean {
+    return this.closing || this.pending() < this.config.buffer.maxEvents;
+  }
+
+  whenRoom(): Promise<void> {
+    if (this.hasRoom()) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  committed(): Promise<boolean> {
+    return this.durable.committed();
+  }
+
+  failing(): boolean {
+    return this.problem !== null;
   }
 
   isUp(): boolean {
@@ -179,13 +191,37 @@ export class FileOutput implements Output {
     return this.closePromise;
   }
 
+  /** Counts a drop and says so, throttled (the metric counts every one). */
+  private drop(reason: 'closed' | 'buffer_full'): void {
+    this.meter.lost(reason);
+    const dropped = this.dropLog.note();
+    if (dropped === 0) return;
+    if (reason === 'buffer_full') {
+      this.log.warn('file buffer full; dropping events (when_full: drop_newest)', {
+        path: this.path,
+        dropped,
+        max_events: this.config.buffer.maxEvents,
+      });
+    } else {
+      this.log.warn('file output closed; dropping events sent to it', { path: this.path, dropped });
+    }
+  }
+
+  private notifyRoom(): void {
+    if (this.roomWaiters.length === 0 || !this.hasRoom()) return;
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
   // ---- shutdown -------------------------------------------------------------------
 
   private async shutdown(budgetMs: number): Promise<void> {
     this.closing = true;
+    this.notifyRoom();
     const deadline = performance.now() + Math.max(0, budgetMs);
     this.clearTimer('checkTimer');
-    this.clearTimer('graceTimer');
+    this.rotation.stop();
     if (this.file) this.kick();
     const drained = await this.progress.until(() => this.pending() === 0, deadline - performance.now());
     // A write still running at the deadline accounts for its own lines when it returns;
@@ -213,6 +249,9 @@ export class FileOutput implements Output {
       lost += this.inflight.remaining;
       this.inflight = null;
     }
+    // A write still running may yet land its lines; acknowledging them now would be a guess.
+    this.durable.abandonPending();
+    this.durable.lostNext(lost);
     this.meter.lost('shutdown', lost);
     if (lost > 0)
       this.log.warn('shutdown budget exhausted; events not written', { path: this.path, events: lost });
@@ -323,8 +362,7 @@ export class FileOutput implements Output {
   private adopt(opened: OpenedFile): void {
     this.file = opened;
     this.dirty = false;
-    this.missingSince = null;
-    this.clearTimer('graceTimer');
+    this.rotation.reset();
   }
 
   /** The output cannot write now: report it (once per distinct problem) and retry with backoff. */
@@ -380,59 +418,19 @@ export class FileOutput implements Output {
   }
 
   private async checkRotation(file: OpenedFile): Promise<void> {
-    let current: FileId | null;
-    try {
-      current = await fileIdAt(this.path);
-    } catch (err) {
-      // Cannot tell (EACCES on the folder...): keep writing where we are.
-      this.log.debug('cannot stat the file path', { path: this.path, code: errnoCode(err) });
-      return;
+    switch (await this.rotation.check(file)) {
+      case 'replaced':
+        await this.swap(file, false, 'file replaced (rotated)');
+        return;
+      case 'deleted':
+        await this.swap(file, true, 'file deleted; created it');
+        return;
+      case 'grace-over':
+        await this.swap(file, true, 'no new file appeared within the grace period; created it');
+        return;
+      default:
+        return;
     }
-    if (current && sameFile(current, file.id)) {
-      this.missingSince = null;
-      this.clearTimer('graceTimer');
-      return;
-    }
-    if (current) {
-      await this.swap(file, false, 'file replaced (rotated)');
-    } else if (await isUnlinked(file)) {
-      // Deleted, not renamed: no rotated file will receive our lines and no logrotate
-      // `create` is coming to race with, so waiting would only lose lines.
-      await this.swap(file, true, 'file deleted; created it');
-    } else if (this.graceOver()) {
-      await this.swap(file, true, 'no new file appeared within the grace period; created it');
-    }
-  }
-
-  /**
-   * The path has no file: true once it has been missing for the whole grace period.
-   * Until then lines keep going to the old descriptor: after a rename they land in the
-   * rotated file; after a plain delete they land in an unlinked file, which is what the
-   * operator's delete asked for.
-   */
-  private graceOver(): boolean {
-    const now = performance.now();
-    if (this.missingSince === null) {
-      this.missingSince = now;
-      this.log.info('file moved or deleted; writing to the old descriptor until a new file appears', {
-        path: this.path,
-        graceMs: this.recreateGraceMs,
-      });
-    }
-    const waited = now - this.missingSince;
-    if (waited >= this.recreateGraceMs) return true;
-    // Timers may fire a little early against performance.now(): re-arm for the rest.
-    this.armGrace(this.recreateGraceMs - waited);
-    return false;
-  }
-
-  private armGrace(delayMs: number): void {
-    this.clearTimer('graceTimer');
-    this.graceTimer = setTimeout(() => {
-      this.graceTimer = null;
-      this.requestCheck();
-    }, Math.ceil(delayMs));
-    this.graceTimer.unref();
   }
 
   /**
@@ -447,7 +445,7 @@ export class FileOutput implements Output {
     } catch (err) {
       if (!create && isMissing(err)) {
         // Gone again between stat and open (another rotation): back to waiting.
-        if (this.graceOver()) this.requestCheck();
+        if (this.rotation.graceOver()) this.requestCheck();
         return;
       }
       await this.fail(old, 'cannot reopen file', err);
@@ -515,15 +513,22 @@ export class FileOutput implements Output {
    */
   private settle(batch: WriteBatch, lostAs: 'write_error' | null): void {
     const done = batch.takeDone();
-    if (lostAs) this.meter.lost(lostAs, done.events);
-    else this.meter.written(done.events, done.bytes);
+    if (lostAs) {
+      this.meter.lost(lostAs, done.events);
+      this.durable.lostNext(done.events);
+    } else {
+      this.meter.written(done.events, done.bytes);
+      this.durable.written(done.events);
+    }
     if (batch.remaining === 0) {
       this.inflight = null;
     } else if (this.stopped) {
       // Close gave up on this batch while it was being written.
       this.meter.lost('shutdown', batch.remaining);
+      this.durable.lostNext(batch.remaining);
       this.inflight = null;
     }
+    this.notifyRoom();
   }
 
   private armFsync(): void {
@@ -561,7 +566,7 @@ export class FileOutput implements Output {
 
   // ---- small helpers ------------------------------------------------------------------
 
-  private clearTimer(which: 'openTimer' | 'graceTimer' | 'fsyncTimer' | 'checkTimer'): void {
+  private clearTimer(which: 'openTimer' | 'fsyncTimer' | 'checkTimer'): void {
     const timer = this[which];
     if (timer) clearTimeout(timer);
     this[which] = null;
@@ -573,14 +578,5 @@ async function closeQuietly(file: OpenedFile): Promise<void> {
     await file.handle.close();
   } catch {
     // Closing after an I/O error may fail again; the descriptor is released either way.
-  }
-}
-
-/** True when the open file has no name left (a plain delete rather than a rename). */
-async function isUnlinked(file: OpenedFile): Promise<boolean> {
-  try {
-    return (await file.handle.stat()).nlink === 0;
-  } catch {
-    return false;
   }
 }

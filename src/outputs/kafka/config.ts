@@ -1,7 +1,12 @@
 import { FILTER_KEYS, type OutputFilter, readFilter, readTls, type TlsConfig } from '../../config/common.js';
 import { hideUserinfo, type MapReader } from '../../config/reader.js';
+import {
+  type BufferConfig,
+  type BufferDefaults,
+  defaultBufferConfig,
+  readBufferConfig,
+} from '../delivery/buffer-config.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../delivery/cloudevents.js';
-import type { BufferSpec } from '../delivery/open-buffer.js';
 
 /**
  * `kafka_outputs[]` (docs/configuration.md "kafka_outputs"). Events are collected in the output's own bounded buffer
@@ -21,10 +26,8 @@ export interface KafkaOutputConfig {
   compression: KafkaCompression;
   /** What becomes the message key, and so the partition: events with one key stay in order. */
   key: KafkaKey;
-  /** Events the output holds (waiting, in flight, or waiting for a retry); beyond it: `buffer_full`. */
-  bufferSize: number;
-  /** The `buffer:` block; absent: a memory buffer of `bufferSize` events. */
-  buffer?: BufferSpec;
+  /** Events the output holds (waiting, in flight, or waiting for a retry): `max_events`; at the bound `when_full` decides. */
+  buffer: BufferConfig;
   /** Longest an event waits for companions before a non-full batch is sent. */
   lingerMs: number;
   /** Events in one produce request. */
@@ -61,6 +64,14 @@ export interface KafkaSaslConfig {
   password: string;
 }
 
+/** `buffer:` without one (docs/configuration.md). */
+export const KAFKA_BUFFER_DEFAULTS: BufferDefaults = {
+  maxEvents: 1024,
+  whenFull: 'drop_newest',
+  diskAllowed: true,
+  retiredKey: 'buffer_size',
+};
+
 /**
  * Defaults, documented here next to the schema (docs/configuration.md "kafka_outputs").
  * - batchMaxEvents / batchMaxBytes: a burst of alerts goes out in a few requests while one
@@ -75,7 +86,7 @@ export const KAFKA_OUTPUT_DEFAULTS = {
   acks: 'all' as KafkaAcks,
   compression: 'none' as KafkaCompression,
   key: 'fingerprint' as KafkaKey,
-  bufferSize: 1024,
+  buffer: defaultBufferConfig(KAFKA_BUFFER_DEFAULTS),
   lingerMs: 5,
   batchMaxEvents: 500,
   batchMaxBytes: 512 * 1024,
@@ -92,6 +103,7 @@ export const KAFKA_OUTPUT_KEYS = [
   'acks',
   'compression',
   'key',
+  'buffer',
   'buffer_size',
   'linger',
   'batch_max_events',
@@ -142,7 +154,7 @@ export function readKafkaOutput(m: MapReader): KafkaOutputConfig {
     acks: m.oneOf('acks', KAFKA_ACKS, d.acks),
     compression: m.oneOf('compression', KAFKA_COMPRESSIONS, d.compression),
     key: m.oneOf('key', KAFKA_KEYS, d.key),
-    bufferSize: m.int('buffer_size', d.bufferSize, { min: 1, max: 16_777_216 }),
+    buffer: readBufferConfig(m, KAFKA_BUFFER_DEFAULTS),
     lingerMs: m.duration('linger', d.lingerMs, { min: 0 }),
     batchMaxEvents: m.int('batch_max_events', d.batchMaxEvents, { min: 1, max: 1_000_000 }),
     batchMaxBytes: m.byteSize('batch_max_bytes', d.batchMaxBytes, { min: 1024 }),

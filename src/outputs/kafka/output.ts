@@ -5,9 +5,10 @@ import type { Logger } from '../../log.js';
 import type { Metrics, OutputMeter } from '../../metrics/registry.js';
 import type { DeliveryBatch } from '../delivery/batcher.js';
 import type { BufferedRecord, EventMeta } from '../delivery/buffer.js';
+import type { WhenFull } from '../delivery/buffer-config.js';
 import { kafkaBinaryHeaders, kafkaHeadersSize } from '../delivery/cloudevents.js';
 import { DeliveryCore, type DeliveryOutcome } from '../delivery/core.js';
-import { memorySpec, openDeliveryBuffer } from '../delivery/open-buffer.js';
+import { openDeliveryBuffer } from '../delivery/open-buffer.js';
 import { RetryPolicy, type RetrySchedule } from '../delivery/retry.js';
 import type { Output, OutputDeps } from '../output.js';
 import { kafkaClientConfig, type ProduceOptions, produceOptions, producerConfig } from './client-config.js';
@@ -60,6 +61,7 @@ const DISCONNECT_GRACE_MS = 500;
 export class KafkaOutput implements Output {
   readonly name: string;
   readonly kind = 'kafka';
+  readonly whenFull: WhenFull;
 
   private readonly meter: OutputMeter;
   private readonly metrics: Metrics;
@@ -93,6 +95,7 @@ export class KafkaOutput implements Output {
   ) {
     registerSnappyCodec();
     this.name = config.name;
+    this.whenFull = config.buffer.whenFull;
     this.metrics = deps.metrics;
     this.meter = deps.metrics.forOutput(config.name, this);
     this.log = deps.logger.child({ output: config.name });
@@ -104,7 +107,7 @@ export class KafkaOutput implements Output {
         abort: () => {},
       },
       {
-        buffer: openDeliveryBuffer(config.buffer ?? memorySpec(config.bufferSize), {
+        buffer: openDeliveryBuffer(config.buffer, {
           dataDir: deps.dataDir ?? null,
           outputName: config.name,
           log: this.log,
@@ -122,7 +125,7 @@ export class KafkaOutput implements Output {
         onFullDrops: (dropped) =>
           this.log.warn('kafka output: buffer full; dropping events', {
             dropped,
-            buffer_size: config.bufferSize,
+            max_events: config.buffer.maxEvents,
           }),
       },
     );
@@ -144,6 +147,23 @@ export class KafkaOutput implements Output {
 
   send(line: Buffer, event: RecorderEvent): boolean {
     return this.core.offer(line, event);
+  }
+
+  hasRoom(): boolean {
+    return this.core.hasRoom();
+  }
+
+  whenRoom(): Promise<void> {
+    return this.core.whenRoom();
+  }
+
+  committed(): Promise<boolean> {
+    return this.core.committed();
+  }
+
+  /** After start, until connected (and again after a failure): a `block` Kafka output holds intake back meanwhile. */
+  failing(): boolean {
+    return this.state !== 'idle' && !this.isUp();
   }
 
   isUp(): boolean {

@@ -11,8 +11,13 @@ import {
 } from '../../config/common.js';
 import type { MapReader } from '../../config/reader.js';
 import { parseHttpUrl } from '../../lib/url.js';
+import {
+  type BufferConfig,
+  type BufferDefaults,
+  defaultBufferConfig,
+  readBufferConfig,
+} from '../delivery/buffer-config.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../delivery/cloudevents.js';
-import type { BufferSpec } from '../delivery/open-buffer.js';
 
 /**
  * `webhook_outputs[]` (docs/configuration.md "webhook_outputs"). Each event (or, with `batch`, a JSON array of events)
@@ -34,10 +39,8 @@ export interface WebhookOutputConfig {
   timeoutMs: number;
   /** Concurrent requests (and pooled keep-alive connections). */
   workers: number;
-  /** Events waiting for a worker; beyond it: `buffer_full`. */
-  queueSize: number;
-  /** The `buffer:` block; absent: a memory buffer of `queueSize` events. */
-  buffer?: BufferSpec;
+  /** Events waiting for a worker (`max_events`); at the bound `when_full` decides (default `drop_newest`). */
+  buffer: BufferConfig;
   /** Total attempts per request, the first included. */
   maxAttempts: number;
   /** Base of the exponential backoff: retry n waits up to min(maxBackoff, retryBackoff * 2^(n-1)). */
@@ -59,11 +62,19 @@ export interface WebhookBatchConfig {
   flushIntervalMs: number;
 }
 
+/** `buffer:` without one (docs/configuration.md). */
+export const WEBHOOK_BUFFER_DEFAULTS: BufferDefaults = {
+  maxEvents: 1024,
+  whenFull: 'drop_newest',
+  diskAllowed: true,
+  retiredKey: 'queue_size',
+};
+
 /** Defaults, documented here next to the schema (docs/configuration.md "webhook_outputs"). */
 export const WEBHOOK_OUTPUT_DEFAULTS = {
   timeoutMs: 10_000,
   workers: 4,
-  queueSize: 1024,
+  buffer: defaultBufferConfig(WEBHOOK_BUFFER_DEFAULTS),
   maxAttempts: 5,
   retryBackoffMs: 500,
   maxBackoffMs: 30_000,
@@ -79,6 +90,7 @@ export const WEBHOOK_OUTPUT_KEYS = [
   'tls',
   'timeout',
   'workers',
+  'buffer',
   'queue_size',
   'max_attempts',
   'retry_backoff',
@@ -138,7 +150,7 @@ export function readWebhookOutput(m: MapReader): WebhookOutputConfig {
     tls,
     timeoutMs: m.duration('timeout', WEBHOOK_OUTPUT_DEFAULTS.timeoutMs, { min: 1 }),
     workers: m.int('workers', WEBHOOK_OUTPUT_DEFAULTS.workers, { min: 1, max: 1024 }),
-    queueSize: m.int('queue_size', WEBHOOK_OUTPUT_DEFAULTS.queueSize, { min: 1, max: 16_777_216 }),
+    buffer: readBufferConfig(m, WEBHOOK_BUFFER_DEFAULTS),
     maxAttempts: m.int('max_attempts', WEBHOOK_OUTPUT_DEFAULTS.maxAttempts, { min: 1 }),
     retryBackoffMs,
     maxBackoffMs,

@@ -7,8 +7,9 @@ import type { Logger } from '../../log.js';
 import type { DropReason } from '../../metrics/drop-reason.js';
 import type { OutputMeter } from '../../metrics/registry.js';
 import type { DeliveryBatch } from '../delivery/batcher.js';
+import type { WhenFull } from '../delivery/buffer-config.js';
 import { DeliveryCore, type DeliveryOutcome } from '../delivery/core.js';
-import { memorySpec, openDeliveryBuffer } from '../delivery/open-buffer.js';
+import { openDeliveryBuffer } from '../delivery/open-buffer.js';
 import { RetryPolicy } from '../delivery/retry.js';
 import type { Output, OutputDeps } from '../output.js';
 import { type AbortCause, AttemptControl } from './attempt-control.js';
@@ -47,6 +48,7 @@ interface LoggedError {
 export class WebhookOutput implements Output {
   readonly name: string;
   readonly kind = 'webhook';
+  readonly whenFull: WhenFull;
 
   private readonly meter: OutputMeter;
   private readonly retries: { inc(): void };
@@ -70,6 +72,7 @@ export class WebhookOutput implements Output {
     deps: OutputDeps,
   ) {
     this.name = config.name;
+    this.whenFull = config.buffer.whenFull;
     this.meter = deps.metrics.forOutput(config.name, this);
     this.retries = deps.metrics.webhookRetries.labels(config.name);
     this.log = deps.logger.child({ output: config.name, kind: this.kind });
@@ -85,7 +88,7 @@ export class WebhookOutput implements Output {
       },
       {
         // queue_size bounds the events waiting for a worker; those in flight are bounded by the workers.
-        buffer: openDeliveryBuffer(config.buffer ?? memorySpec(config.queueSize), {
+        buffer: openDeliveryBuffer(config.buffer, {
           dataDir: deps.dataDir ?? null,
           outputName: config.name,
           log: this.log,
@@ -103,7 +106,10 @@ export class WebhookOutput implements Output {
         meter: this.meter,
         log: this.log,
         onFullDrops: (dropped) =>
-          this.log.warn('webhook queue full; dropping events', { dropped, queue_size: config.queueSize }),
+          this.log.warn('webhook queue full; dropping events', {
+            dropped,
+            max_events: config.buffer.maxEvents,
+          }),
         settleMs: ABORT_SETTLE_MS,
       },
     );
@@ -131,6 +137,23 @@ export class WebhookOutput implements Output {
 
   send(line: Buffer, event: RecorderEvent): boolean {
     return this.core.offer(line, event);
+  }
+
+  hasRoom(): boolean {
+    return this.core.hasRoom();
+  }
+
+  whenRoom(): Promise<void> {
+    return this.core.whenRoom();
+  }
+
+  committed(): Promise<boolean> {
+    return this.core.committed();
+  }
+
+  /** After start: optimistic until attempts fail (see `isUp`). */
+  failing(): boolean {
+    return this.started && !this.isUp();
   }
 
   isUp(): boolean {

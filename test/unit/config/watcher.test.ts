@@ -23,11 +23,13 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-function startWatcher(files: string[]): { changes: () => number } {
+/** A watcher that has taken its first look: a change made before that can go unseen. */
+async function startWatcher(files: string[]): Promise<{ changes: () => number }> {
   let n = 0;
   const watcher = new ConfigWatcher(() => n++, silentLogger, DEBOUNCE_MS, POLL_MS);
   watcher.watchFiles(files);
   cleanups.push(() => watcher.close());
+  await watcher.whenReady();
   return { changes: () => n };
 }
 
@@ -41,7 +43,7 @@ describe('ConfigWatcher', () => {
     const dir = await tempDir();
     const config = join(dir, 'recorder.yaml');
     await writeFile(config, 'a: 1\n');
-    const { changes } = startWatcher([config]);
+    const { changes } = await startWatcher([config]);
     for (let i = 0; i < 50; i++) await appendFile(join(dir, 'events.jsonl'), '{}\n');
     await settle();
     expect(changes()).toBe(0);
@@ -51,7 +53,7 @@ describe('ConfigWatcher', () => {
     const dir = await tempDir();
     const config = join(dir, 'recorder.yaml');
     await writeFile(config, 'a: 1\n');
-    const { changes } = startWatcher([config]);
+    const { changes } = await startWatcher([config]);
     await writeFile(config, 'a: 2\n');
     await waitFor(() => changes() === 1, { what: 'the in-place write' });
     await writeFile(join(dir, '.recorder.yaml.tmp'), 'a: 3\n');
@@ -69,7 +71,7 @@ describe('ConfigWatcher', () => {
     await writeFile(target, 'a: 1\n');
     const config = join(dir, 'recorder.yaml');
     await symlink(target, config);
-    const { changes } = startWatcher([config]);
+    const { changes } = await startWatcher([config]);
     await writeFile(target, 'a: 2\n');
     await waitFor(() => changes() === 1, { what: 'the edit of the target' });
   });
@@ -80,7 +82,7 @@ describe('ConfigWatcher', () => {
     await writeFile(join(dir, 'v1.yaml'), 'a: 1\n');
     await symlink('v1.yaml', join(dir, '..data'));
     await symlink('..data', config);
-    const { changes } = startWatcher([config]);
+    const { changes } = await startWatcher([config]);
     await writeFile(join(dir, 'v2.yaml'), 'a: 2\n');
     await symlink('v2.yaml', join(dir, '..data_tmp'));
     await rename(join(dir, '..data_tmp'), join(dir, '..data'));
@@ -91,7 +93,7 @@ describe('ConfigWatcher', () => {
     const dir = await tempDir();
     const folder = join(dir, 'secrets');
     const file = join(folder, 'token');
-    const { changes } = startWatcher([file]);
+    const { changes } = await startWatcher([file]);
     await settle();
     expect(changes()).toBe(0);
     await mkdir(folder);
@@ -110,7 +112,7 @@ describe('ConfigWatcher', () => {
     const file = join(folder, 'token');
     await mkdir(folder);
     await writeFile(file, 'one\n');
-    const { changes } = startWatcher([file]);
+    const { changes } = await startWatcher([file]);
     await rm(folder, { recursive: true });
     await waitFor(() => changes() >= 1, { what: 'the removal' });
     await settle();

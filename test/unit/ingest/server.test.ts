@@ -41,6 +41,7 @@ describe('ingest with a full queue', () => {
     let recorded = 0;
     const base = await start('', {
       full: true,
+      unavailable: () => null,
       capacity: 1,
       recordAll: () => {
         recorded++;
@@ -58,6 +59,7 @@ describe('ingest with a full queue', () => {
     let dropped = 0;
     const base = await start('on_queue_full: drop\n', {
       full: true,
+      unavailable: () => null,
       capacity: 8,
       recordAll: () => 'queue_full',
       dropped: (_reason, n) => {
@@ -83,6 +85,10 @@ function collecting(refuse: () => boolean = () => false): {
     recorder: {
       full: false,
       capacity: 1000,
+      accepted: 0,
+      unavailable: () => null,
+      // No `block` output stands behind this recorder: nothing to wait for.
+      whenDurable: () => null,
       updateGauges: () => {},
       recordAll: (batch) => {
         if (refuse()) return 'queue_full';

@@ -5,7 +5,7 @@ import { configOf } from '../../helpers/config.js';
 describe('replay sink', () => {
   it('gives a delivering output a memory buffer, never the daemon’s disk buffer', () => {
     const config = configOf(
-      'webhook_outputs:\n  - url: http://127.0.0.1:1/x\n    queue_size: 300\nkafka_outputs:\n  - brokers: [k:9092]\n    topic: t\n    buffer_size: 50\nfile_outputs:\n  - path: /tmp/x.jsonl\n',
+      'webhook_outputs:\n  - url: http://127.0.0.1:1/x\n    buffer: { max_events: 300 }\nkafka_outputs:\n  - brokers: [k:9092]\n    topic: t\n    buffer: { max_events: 50 }\nfile_outputs:\n  - path: /tmp/x.jsonl\n',
     );
     const disk = {
       type: 'disk' as const,
@@ -19,8 +19,8 @@ describe('replay sink', () => {
       return o.type === 'file' ? o : { ...o, buffer: disk };
     };
     const [hook, bus, file] = [of('webhook'), of('kafka'), of('file')];
-    expect(replayConfig(hook as never)).toMatchObject({ buffer: { type: 'memory', maxEvents: 300 } });
-    expect(replayConfig(bus as never)).toMatchObject({ buffer: { type: 'memory', maxEvents: 50 } });
+    expect(replayConfig(hook as never)).toMatchObject({ buffer: { type: 'memory', maxEvents: 10 } });
+    expect(replayConfig(bus as never)).toMatchObject({ buffer: { type: 'memory', maxEvents: 10 } });
     expect(replayConfig(file as never)).toBe(file);
   });
 });

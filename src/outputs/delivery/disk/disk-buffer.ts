@@ -321,6 +321,14 @@ export class DiskBuffer implements DeliveryBuffer {
       lost = this.staged();
     }
     for (const w of this.commitWaiters.splice(0)) w.resolve();
+    if (this.length > 0) {
+      // Picked up by the next start (or a reload) with an output of the same name; a removed
+      // output's folder stays as it is until an operator deletes it.
+      this.log.info('disk buffer closed; its events stay on disk for the next start', {
+        dir: this.options.dir,
+        events: this.length,
+      });
+    }
     for (const s of this.segments) {
       if (s.fd !== null) closeSync(s.fd);
       s.fd = null;
@@ -330,6 +338,18 @@ export class DiskBuffer implements DeliveryBuffer {
     this.ledger.close();
     this.lock.release();
     return lost;
+  }
+
+  /**
+   * The reader goes away (its output is replaced by a reload) while the buffer stays open for
+   * the next one: pending reads resolve `[]`, and everything handed out but not acknowledged
+   * will be handed out again, from the oldest unfinished record on.
+   */
+  releaseReader(): void {
+    for (const w of this.readWaiters.splice(0)) w.resolve([]);
+    this.readSeq = this.acked + 1;
+    this.cursor = null;
+    this.lastTaken = null;
   }
 
   /**
@@ -460,7 +480,8 @@ export class DiskBuffer implements DeliveryBuffer {
       this.rollRequested ||
       (tail.size > 0 && tail.size + first.encoded.length > this.segmentBytes)
     ) {
-      if (tail && tail.fd !== null) await this.sealTail(tail);
+      // Also a tail reopened at start (no descriptor yet): the reader must see it sealed to move on.
+      if (tail) await this.sealTail(tail);
       this.rollRequested = false;
       tail = { first: first.record.seq, size: 0, sealed: false, fd: null };
       this.segments.push(tail);

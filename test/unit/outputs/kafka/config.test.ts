@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   isBrokerAddress,
   isLegalTopic,
+  KAFKA_OUTPUT_DEFAULTS,
   type KafkaOutputConfig,
 } from '../../../../src/outputs/kafka/config.js';
 import { errorsOf, outputOf } from '../../../helpers/config.js';
@@ -26,7 +27,7 @@ describe('kafka_outputs config', () => {
       acks: 'all',
       compression: 'none',
       key: 'fingerprint',
-      bufferSize: 1024,
+      buffer: KAFKA_OUTPUT_DEFAULTS.buffer,
       lingerMs: 5,
       batchMaxEvents: 500,
       batchMaxBytes: 512 * 1024,
@@ -49,7 +50,7 @@ describe('kafka_outputs config', () => {
       '    acks: leader',
       '    compression: snappy',
       '    key: instance',
-      '    buffer_size: 10',
+      '    buffer: { max_events: 10 }',
       '    linger: 0',
       '    batch_max_events: 50',
       '    batch_max_bytes: 64KiB',
@@ -73,7 +74,7 @@ describe('kafka_outputs config', () => {
       acks: 'leader',
       compression: 'snappy',
       key: 'instance',
-      bufferSize: 10,
+      buffer: { ...KAFKA_OUTPUT_DEFAULTS.buffer, maxEvents: 10 },
       lingerMs: 0,
       batchMaxEvents: 50,
       batchMaxBytes: 64 * 1024,
@@ -157,12 +158,12 @@ describe('kafka_outputs config', () => {
       '    acks: some',
       '    compression: lz4',
       '    key: id',
-      '    buffer_size: 0',
+      '    buffer: { max_events: 0 }',
       '    linger: soon',
       '    max_in_flight: 100',
       '    batch_max_bytes: 10',
       '    sasl: { mechanism: gssapi, username: u, password: p }',
-      '    bufer_size: 3',
+      '    bufer: 3',
       '',
     ].join('\n');
     const errors = errorsOf(yaml);
@@ -170,7 +171,7 @@ describe('kafka_outputs config', () => {
       '/etc/cer/recorder.yaml:4: kafka_outputs[0].acks: must be one of all, leader, none, got "some"',
       '/etc/cer/recorder.yaml:5: kafka_outputs[0].compression: must be one of none, gzip, snappy, got "lz4"',
       '/etc/cer/recorder.yaml:6: kafka_outputs[0].key: must be one of fingerprint, instance, none, got "id"',
-      '/etc/cer/recorder.yaml:7: kafka_outputs[0].buffer_size: must be an integer between 1 and 16777216, got 0',
+      '/etc/cer/recorder.yaml:7: kafka_outputs[0].buffer.max_events: must be an integer between 1 and 16777216, got 0',
       expect.stringMatching(/^\/etc\/cer\/recorder\.yaml:8: kafka_outputs\[0\]\.linger: must be a duration/),
       '/etc/cer/recorder.yaml:9: kafka_outputs[0].max_in_flight: must be an integer between 1 and 64, got 100',
       expect.stringMatching(
@@ -179,7 +180,7 @@ describe('kafka_outputs config', () => {
       expect.stringMatching(
         /^\/etc\/cer\/recorder\.yaml:11: kafka_outputs\[0\]\.sasl\.mechanism: must be one of plain, scram-sha-256, scram-sha-512/,
       ),
-      '/etc/cer/recorder.yaml:12: kafka_outputs[0].bufer_size: unknown key (did you mean "buffer_size"?)',
+      '/etc/cer/recorder.yaml:12: kafka_outputs[0].bufer: unknown key (did you mean "buffer"?)',
     ]);
   });
 

@@ -259,8 +259,12 @@ describe('KafkaOutput logic (fake client)', () => {
     expect(h.client.open().at(-1)?.messages.map(seqOf)).toEqual([99]);
   });
 
-  it('buffer_size bounds everything held, in flight included; full → buffer_full', async () => {
-    const h = harness({ bufferSize: 5, batchMaxEvents: 10, lingerMs: 0 });
+  it('buffer.max_events bounds everything held, in flight included; full → buffer_full', async () => {
+    const h = harness({
+      buffer: { ...KAFKA_OUTPUT_DEFAULTS.buffer, maxEvents: 5 },
+      batchMaxEvents: 10,
+      lingerMs: 0,
+    });
     h.output.start();
     expect(h.send(8)).toBe(5);
     const [r] = await h.waitRequests(1);
