@@ -1,0 +1,208 @@
+/*
+ * Disk buffers in the real daemon process (docs/configuration.md, "Buffers"; docs/operations.md,
+ * "Disk buffers"): events accepted while the webhook receiver is down survive kill -9 and SIGTERM
+ * of the daemon and reach the receiver after a restart; SIGTERM returns promptly with the receiver
+ * down; a second daemon on the same data_dir refuses to start.
+ */
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { afterEach, describe, expect, it } from 'vitest';
+import { post, type RunningDaemon, startDaemon, tempDir } from '../helpers/daemon.js';
+import { sampleSum, scrape } from '../helpers/metrics.js';
+import { waitFor } from '../helpers/wait.js';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+interface WireEvent {
+  id?: string;
+  data?: { alert?: { labels?: Record<string, string> } };
+}
+
+/** A webhook receiver answering `status` (503 = down) that records the ids and uids it accepted. */
+class Receiver {
+  status = 503;
+  readonly ids = new Set<string>();
+  readonly uids = new Set<string>();
+  private readonly server: Server;
+  constructor() {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (this.status === 200) {
+          const body = JSON.parse(Buffer.concat(chunks).toString()) as WireEvent | WireEvent[];
+          for (const e of Array.isArray(body) ? body : [body]) {
+            if (e.id) this.ids.add(e.id);
+            const uid = e.data?.alert?.labels?.uid;
+            if (uid) this.uids.add(uid);
+          }
+        }
+        res.writeHead(this.status).end();
+      });
+    });
+  }
+  async start(): Promise<number> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => this.stop());
+    return (this.server.address() as AddressInfo).port;
+  }
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+  }
+}
+
+const SECRET = 'pa55-disk-secret';
+
+/**
+ * The daemon's config: an audit file (the record of what was accepted: with acknowledgements a
+ * 202 means written there) and a disk-buffered webhook whose URL carries a password.
+ */
+function config(port: number): string {
+  return [
+    'data_dir: ./data',
+    'shutdown_timeout: 60s',
+    'file_outputs:',
+    '  - path: ./events.jsonl',
+    'webhook_outputs:',
+    `  - url: http://bot:${SECRET}@127.0.0.1:${port}/hook`,
+    '    retry_backoff: 20ms',
+    '    max_backoff: 200ms',
+    '    timeout: 2s',
+    '    batch: { max_events: 50, flush_interval: 50ms }',
+    '    buffer: { type: disk, max_size: 64MiB, flush_interval: 100ms }',
+    '',
+  ].join('\n');
+}
+
+async function daemon(yaml: string, dir: string): Promise<RunningDaemon> {
+  const d = await startDaemon(yaml, { dir, logLevel: 'info' });
+  cleanups.push(() => d.stop('SIGKILL'));
+  return d;
+}
+
+/** An Alertmanager webhook of `n` firing alerts with uid labels `<tag>-<from>` … */
+function amBody(tag: string, from: number, n: number): string {
+  const alerts = Array.from({ length: n }, (_, k) => ({
+    status: 'firing',
+    labels: { alertname: 'DiskBuffer', severity: 'warning', uid: `${tag}-${from + k}` },
+    annotations: { summary: `disk buffer test ${tag}-${from + k}` },
+    startsAt: '2026-11-21T11:30:00Z',
+    endsAt: '0001-01-01T00:00:00Z',
+    generatorURL: 'http://prometheus:9090/graph',
+    fingerprint: (0x2000000000000 + from + k).toString(16).padStart(16, '0'),
+  }));
+  return JSON.stringify({
+    receiver: 'recorder',
+    status: 'firing',
+    alerts,
+    groupLabels: { alertname: 'DiskBuffer' },
+    commonLabels: { alertname: 'DiskBuffer' },
+    commonAnnotations: {},
+    externalURL: 'http://alertmanager:9093',
+    version: '4',
+    groupKey: `{}:{tag="${tag}-${from}"}`,
+    truncatedAlerts: 0,
+  });
+}
+
+/** Posts 2,000 alerts in 20 requests; every one must be accepted (202). */
+async function accept2000(d: RunningDaemon, tag: string): Promise<void> {
+  for (let from = 0; from < 2000; from += 100) {
+    const res = await post(`${d.baseUrl}/api/v1/alertmanager`, amBody(tag, from, 100));
+    expect(res.status, res.text).toBe(202);
+  }
+}
+
+/** The ids of the accepted `tag` events, as the audit file recorded them. */
+async function acceptedIds(dir: string, tag: string): Promise<string[]> {
+  const text = await readFile(join(dir, 'events.jsonl'), 'utf8');
+  const ids: string[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const e = JSON.parse(line) as WireEvent;
+    if (e.id && e.data?.alert?.labels?.uid?.startsWith(`${tag}-`)) ids.push(e.id);
+  }
+  return ids;
+}
+
+async function webhookBuffered(d: RunningDaemon, port: number): Promise<number> {
+  return sampleSum(await scrape(d.baseUrl), 'coroot_event_recorder_output_queue_length', {
+    output: `webhook:http://127.0.0.1:${port}/hook`,
+  });
+}
+
+async function outageThenRestart(signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
+  const rx = new Receiver();
+  const port = await rx.start();
+  const dir = await tempDir('disk-daemon-');
+  const yaml = config(port);
+  const first = await daemon(yaml, dir);
+  const tag = signal === 'SIGKILL' ? 'kill' : 'term';
+  await accept2000(first, tag);
+  const ids = await acceptedIds(dir, tag);
+  expect(ids).toHaveLength(2000);
+  // The receiver is down: everything accepted waits in the disk buffer.
+  await waitFor(async () => (await webhookBuffered(first, port)) >= 2000, {
+    what: 'the webhook buffer to hold 2000',
+  });
+  expect(rx.ids.size).toBe(0);
+
+  const t0 = performance.now();
+  const code = await first.stop(signal);
+  const stopMs = performance.now() - t0;
+  if (signal === 'SIGTERM') {
+    expect(code).toBe(0);
+    // A disk-buffered output leaves its backlog on disk: SIGTERM does not wait out the 60 s
+    // shutdown_timeout for a receiver that is down.
+    expect(stopMs).toBeLessThan(20_000);
+  }
+
+  rx.status = 200;
+  await daemon(yaml, dir);
+  await waitFor(() => ids.every((id) => rx.ids.has(id)), {
+    timeoutMs: 60_000,
+    what: 'the receiver to get every accepted event',
+  });
+  expect(ids.filter((id) => !rx.ids.has(id))).toEqual([]);
+  for (let i = 0; i < 2000; i++) expect(rx.uids.has(`${tag}-${i}`)).toBe(true);
+}
+
+describe('disk-buffered webhook in the daemon process', () => {
+  it('delivers every accepted event after kill -9 with the receiver down and a restart', async () => {
+    await outageThenRestart('SIGKILL');
+  }, 120_000);
+
+  it('delivers every accepted event after SIGTERM (prompt, receiver down) and a restart', async () => {
+    await outageThenRestart('SIGTERM');
+  }, 120_000);
+
+  it('refuses a second daemon on the same data_dir, naming the buffer directory and no secret', async () => {
+    const rx = new Receiver();
+    const port = await rx.start();
+    const dir = await tempDir('disk-daemon-');
+    const yaml = config(port);
+    await daemon(yaml, dir);
+    const otherDir = await tempDir('disk-daemon-2-');
+    // The same data_dir, by absolute path, from a config file elsewhere.
+    const second = yaml
+      .replace('data_dir: ./data', `data_dir: ${join(dir, 'data')}`)
+      .replace('./events.jsonl', join(otherDir, 'e.jsonl'));
+    let error = '';
+    try {
+      const d = await startDaemon(second, { dir: otherDir, logLevel: 'info', waitReady: false });
+      cleanups.push(() => d.stop('SIGKILL'));
+    } catch (err) {
+      error = (err as Error).message;
+    }
+    expect(error).toMatch(/daemon exited with [1-9]/);
+    expect(error).toContain(join(dir, 'data', 'buffers'));
+    expect(error).not.toContain(SECRET);
+  }, 60_000);
+});
