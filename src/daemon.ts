@@ -82,8 +82,7 @@ export class Daemon {
     this.server = new IngestServer({
       metrics: this.metrics,
       logger: opts.logger.child({ component: 'ingest' }),
-      recorder: this.recorder,
-      factory: this.factory,
+      intake: this.intake,
       config: () => this.config,
       readiness: () => this.readiness(),
       reload: () => this.reload('http'),

@@ -1,15 +1,13 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { EventDraft, RecorderEvent } from '../events/event.js';
-import type { EventFactory } from '../events/factory.js';
+import type { IngestSink } from '../events/sink.js';
 import type { Logger } from '../log.js';
 import type { IngestRejectReason, Metrics } from '../metrics/registry.js';
-import { Deduper } from '../recorder/dedupe.js';
-import type { Recorder } from '../recorder/recorder.js';
 import type { IngestEndpointConfig, RecorderConfig } from '../recorder-config/schema.js';
 import { checkAuth } from './auth.js';
 import { type BodyResult, isJsonContentType, readBody } from './body.js';
+import { Deduper } from './dedupe.js';
 import type { IngestEndpoint } from './endpoints.js';
 import type { EndpointMeter } from './metering.js';
 import { ACCEPTED_ONE, jsonReply, RETRY_AFTER, type Reply, SHUTTING_DOWN, send } from './reply.js';
@@ -18,8 +16,8 @@ import { UnrecognizedLog } from './unrecognized.js';
 export interface IngestPipelineDeps {
   metrics: Metrics;
   logger: Logger;
-  recorder: Recorder;
-  factory: EventFactory;
+  /** The recorder's intake: stamps and queues the drafts, and stands for its room and durability. */
+  intake: IngestSink;
   /** The live config: auth, limits, `on_queue_full` and `acknowledgements` apply to the next request. */
   config: () => RecorderConfig;
   /** Shutdown has begun: answer 503. */
@@ -30,7 +28,7 @@ export interface IngestPipelineDeps {
 
 /**
  * One ingest request, from the headers to the answer: endpoint enabled, auth, content type,
- * room, body, parse, stamp, queue, and (with `acknowledgements: true`) waiting until the
+ * room, body, parse, dedupe, hand the drafts to the intake (which stamps and queues them), and (with `acknowledgements: true`) waiting until the
  * events are durable in every `when_full: block` output before answering 202.
  * Synchronous up to the body read: the ingest path allocates no promise per request unless
  * it waits for an acknowledgement.
@@ -85,8 +83,8 @@ export class IngestPipeline {
       );
       return;
     }
-    const { recorder } = this.deps;
-    const blocked = recorder.unavailable();
+    const { intake } = this.deps;
+    const blocked = intake.unavailable();
     if (blocked) {
       // Readiness says the same: a `block` output that cannot write would leave these events
       // queued without an acknowledgement, so refuse them now and let the sender retry.
@@ -102,7 +100,7 @@ export class IngestPipeline {
       );
       return;
     }
-    if (config.onQueueFull === 'reject' && recorder.full) {
+    if (config.onQueueFull === 'reject' && intake.full) {
       // Refused before the body is parsed: under overload, parsing what will be refused anyway
       // would take the CPU the write loop needs to make room. The body is read and discarded.
       req.resume();
@@ -158,9 +156,9 @@ export class IngestPipeline {
       this.reject(meter, started, res, 'invalid_json', 400, `invalid JSON: ${(err as Error).message}`);
       return;
     }
-    const { recorder } = this.deps;
+    const { intake } = this.deps;
     const count = endpoint.count(parsed);
-    if (count > recorder.capacity) {
+    if (count > intake.capacity) {
       this.tooManyEvents(meter, started, res, count);
       return;
     }
@@ -171,28 +169,25 @@ export class IngestPipeline {
     }
 
     const now = Date.now();
-    const { factory } = this.deps;
     const batch = this.dedupe.select(result.drafts, config.dedupe, now);
     const drafts = batch.fresh;
-    const events: RecorderEvent[] = new Array(drafts.length);
-    for (let i = 0; i < drafts.length; i++) events[i] = factory.stamp(drafts[i] as EventDraft, now);
-    const outcome = recorder.recordAll(events);
+    const outcome = intake.acceptAll(drafts, now);
     switch (outcome) {
       case 'accepted':
         this.dedupe.commit(batch, config.dedupe, now);
         this.unrecognized.note(endpoint.name, drafts, now);
-        this.accepted(meter, started, config, res, events.length, batch.copies);
+        this.accepted(meter, started, config, res, drafts.length, batch.copies);
         return;
       case 'too_large':
-        this.tooManyEvents(meter, started, res, events.length);
+        this.tooManyEvents(meter, started, res, drafts.length);
         return;
       case 'stopped':
         this.answer(meter, started, res, SHUTTING_DOWN);
         return;
       case 'queue_full':
         if (config.onQueueFull === 'drop') {
-          recorder.dropped('queue_full', events.length);
-          this.answer(meter, started, res, jsonReply(202, { accepted: 0, dropped: events.length }));
+          intake.dropped('queue_full', drafts.length);
+          this.answer(meter, started, res, jsonReply(202, { accepted: 0, dropped: drafts.length }));
           return;
         }
         this.queueFull(meter, started, res);
@@ -221,7 +216,7 @@ export class IngestPipeline {
           : jsonReply(202, { accepted: n });
     const durable =
       config.acknowledgements && n > 0
-        ? this.deps.recorder.whenDurable(this.deps.recorder.accepted, config.acknowledgementTimeoutMs)
+        ? this.deps.intake.whenDurable(this.deps.intake.accepted, config.acknowledgementTimeoutMs)
         : null;
     if (!durable) {
       this.answer(meter, started, res, ok);
@@ -258,7 +253,7 @@ export class IngestPipeline {
       res,
       'queue_full',
       413,
-      `request carries ${count} events, more than the whole queue (queue_size ${this.deps.recorder.capacity})`,
+      `request carries ${count} events, more than the whole queue (queue_size ${this.deps.intake.capacity})`,
     );
   }
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IngestSink } from '../events/sink.js';
 import type { Metrics } from '../metrics/registry.js';
-import type { Recorder } from '../recorder/recorder.js';
 import type { RecorderConfig } from '../recorder-config/schema.js';
 import { checkAuth } from './auth.js';
 import { alertmanagerEndpoint, corootEndpoint, type IngestEndpoint } from './endpoints.js';
@@ -17,7 +17,7 @@ export type ReloadOutcome = { ok: true } | { ok: false; error: string };
 
 export interface RoutesDeps {
   metrics: Metrics;
-  recorder: Recorder;
+  intake: IngestSink;
   config: () => RecorderConfig;
   readiness: () => Readiness;
   /** `POST /-/reload`; absent → 404. */
@@ -98,7 +98,7 @@ export class Routes {
   }
 
   private async serveMetrics(res: ServerResponse): Promise<void> {
-    this.deps.recorder.updateGauges();
+    this.deps.intake.updateGauges();
     const { registry } = this.deps.metrics;
     const text = await registry.metrics();
     res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });

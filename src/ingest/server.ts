@@ -10,10 +10,9 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ServerConfig, ServerTlsConfig } from '../config/server.js';
-import type { EventFactory } from '../events/factory.js';
+import type { IngestSink } from '../events/sink.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
-import type { Recorder } from '../recorder/recorder.js';
 import type { RecorderConfig } from '../recorder-config/schema.js';
 import { IngestPipeline } from './pipeline.js';
 import { jsonReply, send } from './reply.js';
@@ -24,8 +23,8 @@ export type { Readiness, ReloadOutcome } from './routes.js';
 export interface IngestServerDeps {
   metrics: Metrics;
   logger: Logger;
-  recorder: Recorder;
-  factory: EventFactory;
+  /** The recorder's intake (events/sink.ts): ingest hands it drafts and never sees the recorder. */
+  intake: IngestSink;
   /**
    * The live config: auth, limits and `on_queue_full` apply to the next request after a reload.
    * Its `server` section at construction decides http or https (see `reconfigure` for reloads).
@@ -54,15 +53,14 @@ export class IngestServer {
     const pipeline = new IngestPipeline({
       metrics: deps.metrics,
       logger: deps.logger,
-      recorder: deps.recorder,
-      factory: deps.factory,
+      intake: deps.intake,
       config: deps.config,
       draining: () => this.draining,
       failed,
     });
     this.routes = new Routes({
       metrics: deps.metrics,
-      recorder: deps.recorder,
+      intake: deps.intake,
       config: deps.config,
       readiness: deps.readiness,
       ...(deps.reload ? { reload: deps.reload } : {}),

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
-/** How an acknowledged ingest request ends: its events are durable, some were lost, or it waited too long. */
-export type AckOutcome = 'written' | 'lost' | 'timeout';
+import type { DurableOutcome } from '../events/sink.js';
+/** How an acknowledged ingest request ends (the contract ingest sees, events/sink.ts). */
+export type AckOutcome = DurableOutcome;
 
 interface Waiter {
   readonly seq: number;

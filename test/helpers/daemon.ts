@@ -179,11 +179,17 @@ export async function startDaemon(
   };
 }
 
-/** Runs the CLI to its exit (`--check-config`, `--version`, a config it refuses). */
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to its exit (`--check-config`, `--version`, `replay`, a config it refuses). */
 export function runCli(
   args: string[],
   opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+): Promise<CliRun> {
   ensureBuilt();
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [BIN, ...args], {
@@ -200,7 +206,8 @@ export function runCli(
       stderr += c;
     });
     proc.once('error', reject);
-    proc.once('exit', (code) => resolve({ code, stdout, stderr }));
+    // 'close', not 'exit': the output is read to its end.
+    proc.once('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 

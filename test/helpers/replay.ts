@@ -1,11 +1,8 @@
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { EventSource, EventType, RecorderEvent } from '../../src/events/event.js';
 import { serializeEvent } from '../../src/events/serialize.js';
-import { BIN } from './daemon.js';
 import { testAlertEvent } from './events.js';
 
 /** First @timestamp of the audit set; event i is i minutes later. */
@@ -61,33 +58,4 @@ export async function writeAuditSet(
   return { dir, files, events, lines };
 }
 
-export interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the compiled CLI with `args` and resolves when it exits. */
-export function runCli(
-  args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
-): Promise<CliRun> {
-  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first (npm test does)`);
-  const proc = spawn(process.execPath, [BIN, ...args], {
-    cwd: opts.cwd,
-    env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.setEncoding('utf8').on('data', (c: string) => {
-    stdout += c;
-  });
-  proc.stderr.setEncoding('utf8').on('data', (c: string) => {
-    stderr += c;
-  });
-  return new Promise((resolve, reject) => {
-    proc.once('error', reject);
-    proc.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+export { type CliRun, runCli } from './daemon.js';

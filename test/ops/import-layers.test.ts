@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers/daemon.js';
-import { checkImports } from './import-layers.js';
+import { checkImports, LAYERS as REPO_LAYERS } from './import-layers.js';
 
 async function tree(files: Record<string, string>): Promise<string> {
   const root = await tempDir('cer-layers-');
@@ -68,6 +68,18 @@ describe('import layering check', () => {
     );
     expect(result.violations.map((v) => v.key)).toEqual(['mid -> high']);
     expect(result.staleExceptions).toEqual(['src/gone.ts']);
+  });
+
+  it("refuses ingest importing the recorder, and the recorder importing ingest (this repository's layers)", async () => {
+    const root = await tree({
+      'src/recorder/recorder.ts': "import type { S } from '../ingest/server.js';\nexport type R = S;\n",
+      'src/ingest/pipeline.ts':
+        "import type { Intake } from '../recorder/intake.js';\nexport type P = Intake;\n",
+      'src/ingest/server.ts': 'export type S = 1;\n',
+      'src/recorder/intake.ts': 'export type Intake = 1;\n',
+    });
+    const { violations } = checkImports(root, REPO_LAYERS, new Map());
+    expect(violations.map((v) => v.key).sort()).toEqual(['ingest -> recorder', 'recorder -> ingest']);
   });
 
   it('passes on this repository with its listed exceptions', () => {

@@ -22,8 +22,9 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['config'],
   ['outputs'],
   ['recorder-config'],
-  ['recorder'],
-  ['ingest'],
+  // One layer: ingest hands drafts to the recorder through events/sink.ts, never by importing it,
+  // and the recorder knows nothing of HTTP; the daemon wires the two together.
+  ['recorder', 'ingest'],
   ['daemon', 'replay', 'buffers'],
   ['cmd'],
 ];

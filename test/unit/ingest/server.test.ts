@@ -1,17 +1,21 @@
 /*
- * The ingest server with a stand-in recorder (a mock of our own code, allowed in unit
- * tests): what it answers when the queue is full, before and after reading the body.
+ * The ingest server with a stand-in recorder behind the real DraftIntake, or a stand-in
+ * intake (mocks of our own code, allowed in unit tests): what it answers when the queue is
+ * full, before and after reading the body, and what it hands the intake.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RecorderEvent } from '../../../src/events/event.js';
+import type { EventDraft, RecorderEvent } from '../../../src/events/event.js';
 import { EventFactory } from '../../../src/events/factory.js';
+import type { DurableOutcome, IngestSink } from '../../../src/events/sink.js';
 import { IngestServer } from '../../../src/ingest/server.js';
 import { silentLogger } from '../../../src/log.js';
 import { Metrics } from '../../../src/metrics/registry.js';
+import { DraftIntake } from '../../../src/recorder/intake.js';
 import type { Recorder } from '../../../src/recorder/recorder.js';
 import { configOf } from '../../helpers/config.js';
 import { loadFixture } from '../../helpers/fixtures.js';
 import { expectValidEvent } from '../../helpers/schema.js';
+import { waitFor } from '../../helpers/wait.js';
 
 let server: IngestServer | null = null;
 afterEach(() => {
@@ -24,8 +28,7 @@ async function start(yaml: string, recorder: Partial<Recorder>): Promise<string>
   server = new IngestServer({
     metrics: new Metrics('test', { defaultMetrics: false }),
     logger: silentLogger,
-    recorder: recorder as Recorder,
-    factory: new EventFactory('unit'),
+    intake: new DraftIntake(recorder as Recorder, new EventFactory('unit')),
     config: () => config,
     readiness: () => ({ ready: true }),
   });
@@ -171,5 +174,104 @@ describe('ingest dedupe', () => {
     for (let i = 0; i < 3; i++) await postTo(base, '/api/v1/coroot', alert);
     expect(events).toHaveLength(3);
     expect(await scrapeCount(base, 'coroot')).toBe(0);
+  });
+});
+
+describe('ingest hands drafts to the intake', () => {
+  /** A stand-in intake: keeps what it is handed, and lets the test settle the durability wait. */
+  function standInIntake(): {
+    intake: IngestSink;
+    handed: { drafts: readonly EventDraft[]; now: number | undefined }[];
+    settle: (o: DurableOutcome) => void;
+    waitedFor: number[];
+  } {
+    const handed: { drafts: readonly EventDraft[]; now: number | undefined }[] = [];
+    const waitedFor: number[] = [];
+    let settle: (o: DurableOutcome) => void = () => {};
+    let accepted = 0;
+    const intake: IngestSink = {
+      full: false,
+      capacity: 100,
+      get accepted() {
+        return accepted;
+      },
+      unavailable: () => null,
+      whenDurable: (seq) => {
+        waitedFor.push(seq);
+        return new Promise((resolve) => {
+          settle = resolve;
+        });
+      },
+      dropped: () => {},
+      updateGauges: () => {},
+      acceptAll: (drafts, now) => {
+        handed.push({ drafts, now });
+        accepted += drafts.length;
+        return 'accepted';
+      },
+    };
+    return { intake, handed, settle: (o) => settle(o), waitedFor };
+  }
+
+  async function startWith(yaml: string, intake: IngestSink): Promise<string> {
+    const config = configOf(yaml);
+    server = new IngestServer({
+      metrics: new Metrics('test', { defaultMetrics: false }),
+      logger: silentLogger,
+      intake,
+      config: () => config,
+      readiness: () => ({ ready: true }),
+    });
+    const addr = await server.listen('127.0.0.1', 0);
+    return `http://127.0.0.1:${addr.port}`;
+  }
+
+  const alert = JSON.stringify(loadFixture('coroot/alert-firing-warning.json'));
+
+  it('hands parsed drafts, unstamped, with the time it read them; a copy is deduplicated before the intake', async () => {
+    const s = standInIntake();
+    const base = await startWith('acknowledgements: false\n', s.intake);
+    const before = Date.now();
+    expect((await postTo(base, '/api/v1/coroot', alert)).status).toBe(202);
+    expect(await (await postTo(base, '/api/v1/coroot', alert)).json()).toEqual({
+      accepted: 0,
+      deduplicated: 1,
+    });
+    expect(s.handed[0]?.drafts).toHaveLength(1);
+    const draft = s.handed[0]?.drafts[0] as EventDraft & Record<string, unknown>;
+    expect(draft.source).toBe('coroot');
+    // The intake stamps: ingest hands no id, @timestamp or instance.
+    expect(draft.id).toBeUndefined();
+    expect(draft['@timestamp']).toBeUndefined();
+    expect(draft.instance).toBeUndefined();
+    expect(s.handed[0]?.now).toBeGreaterThanOrEqual(before);
+    // The copy reached the intake as an empty hand-over, never as a second draft.
+    expect(s.handed.slice(1).every((h) => h.drafts.length === 0)).toBe(true);
+  });
+
+  it('with acknowledgements: true answers 202 only once the intake says the events are durable', async () => {
+    const s = standInIntake();
+    const base = await startWith('acknowledgements: true\n', s.intake);
+    let answered = false;
+    const res = postTo(base, '/api/v1/coroot', alert).then((r) => {
+      answered = true;
+      return r;
+    });
+    await waitFor(() => s.waitedFor.length === 1);
+    expect(s.waitedFor).toEqual([1]);
+    expect(answered).toBe(false);
+    s.settle('written');
+    expect((await res).status).toBe(202);
+  });
+
+  it('with acknowledgements: true answers 503 when the intake says the events were lost', async () => {
+    const s = standInIntake();
+    const base = await startWith('acknowledgements: true\n', s.intake);
+    const res = postTo(base, '/api/v1/coroot', alert);
+    await waitFor(() => s.waitedFor.length === 1);
+    s.settle('lost');
+    const r = await res;
+    expect(r.status).toBe(503);
+    expect(r.headers.get('retry-after')).toBe('1');
   });
 });

@@ -37,4 +37,22 @@ describe('DraftIntake', () => {
     expect(out.events[0]?.id).not.toBe(out.events[1]?.id);
     expect(intake.record(draft(9))).toBe(true);
   });
+
+  it('stands for the recorder toward ingest: room, capacity, accepted count, drops', async () => {
+    const metrics = new Metrics('test', { defaultMetrics: false });
+    const recorder = new Recorder(2, metrics, silentLogger);
+    const intake = new DraftIntake(recorder, new EventFactory('node-a'));
+    expect([intake.capacity, intake.full, intake.accepted]).toEqual([2, false, 0]);
+    expect(intake.acceptAll([draft(1), draft(2)])).toBe('accepted');
+    // No output yet: the two stay queued.
+    expect([intake.full, intake.accepted]).toEqual([true, 2]);
+    expect(intake.unavailable()).toBeNull();
+    // No `block` output: nothing to wait for.
+    expect(intake.whenDurable(intake.accepted, 1000)).toBeNull();
+    intake.dropped('queue_full', 3);
+    intake.updateGauges();
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/_events_dropped_total\{[^}]*reason="queue_full"[^}]*\} 3/);
+    expect(text).toMatch(/_queue_length 2/);
+  });
 });

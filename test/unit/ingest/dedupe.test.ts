@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { DedupeConfig } from '../../../src/config/dedupe.js';
 import type { EventDraft } from '../../../src/events/event.js';
+import { Deduper } from '../../../src/ingest/dedupe.js';
 import { Metrics } from '../../../src/metrics/registry.js';
-import { Deduper } from '../../../src/recorder/dedupe.js';
 import { registrySum } from '../../helpers/metrics.js';
 
 function draft(key: string, source: EventDraft['source'] = 'alertmanager'): EventDraft {
