@@ -10,6 +10,7 @@ import { CorootApiPoller } from './ingest/coroot-api/poller.js';
 import { IngestServer, type Readiness, type ReloadOutcome } from './ingest/server.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics/registry.js';
+import { warnIfOversubscribed } from './outputs/delivery/open-buffer.js';
 import type { Output } from './outputs/output.js';
 import { createOutput } from './outputs/registry.js';
 import { DraftIntake } from './recorder/intake.js';
@@ -112,7 +113,14 @@ export class Daemon {
 
   private async startInternal(): Promise<void> {
     const { logger } = this.opts;
-    const plan = planReconcile([], this.config.outputs, (c) => this.createOutput(c, this.config.dataDir));
+    const { dataDir } = this.config;
+    if (dataDir !== null) {
+      const diskSizes = this.config.outputs.flatMap((o) =>
+        'buffer' in o && o.buffer.type === 'disk' ? [o.buffer.maxSize] : [],
+      );
+      warnIfOversubscribed(dataDir, diskSizes, logger);
+    }
+    const plan = planReconcile([], this.config.outputs, (c) => this.createOutput(c, dataDir));
     for (const slot of plan.added) slot.output.start();
     this.running = plan.next;
     this.recorder.swapOutputs(plan.next);
@@ -156,6 +164,11 @@ export class Daemon {
     // The same check ingest makes: while it answers 503 for this output, readiness says so too.
     const blocked = this.recorder.unavailable();
     if (blocked) return { ready: false, reason: `output ${blocked.name} cannot write (when_full: block)` };
+    for (const r of this.running) {
+      const problem = r.output.bufferProblem?.() ?? null;
+      if (problem !== null)
+        return { ready: false, reason: `output ${r.output.name}: disk buffer cannot write (${problem})` };
+    }
     if (!this.running.some((r) => r.output.isUp())) return { ready: false, reason: 'no output can deliver' };
     return { ready: true };
   }

@@ -68,6 +68,8 @@ export interface Output {
    * `!isUp()`, false while the output is still starting (a file not yet opened).
    */
   failing(): boolean;
+  /** Why the output's disk buffer cannot write now (ENOSPC…), or null: readiness reports it. */
+  bufferProblem?(): string | null;
   /** Events taken by `send` and not yet written, failed or dropped. */
   pending(): number;
   /**

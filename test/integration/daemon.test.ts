@@ -286,16 +286,18 @@ file_outputs:
 });
 
 describe('queue full', () => {
+  /** Alerts never sent before: a burst repeated by waitFor must not be de-duplicated away. */
+  let burstSeq = 0;
   async function burst(
     baseUrl: string,
     n: number,
   ): Promise<Array<{ status: number; retryAfter: string | null; body: string }>> {
     return Promise.all(
-      Array.from({ length: n }, async (_, i) => {
+      Array.from({ length: n }, async () => {
         const res = await fetch(`${baseUrl}/api/v1/coroot`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', connection: 'close' },
-          body: JSON.stringify(alert(1000 + i)),
+          body: JSON.stringify(alert(1000 + burstSeq++)),
         });
         return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
       }),

@@ -447,13 +447,18 @@ describe('webhook output: every event is accounted for', () => {
   it('written equals what the receiver accepted, and received = written + failed + dropped', async () => {
     let script: Answer[] = [];
     let acceptedByReceiver = 0;
+    const acceptedIds = new Set<string>();
+    let hangs = 0;
     const rx = await startReceiver((hit, res, req) => {
       const answer = script[hit.index % script.length] ?? 'ok';
       if (answer === 'ok') {
-        const value = JSON.parse(hit.body) as unknown;
-        acceptedByReceiver += Array.isArray(value) ? value.length : 1;
+        const value = JSON.parse(hit.body) as { id: string } | Array<{ id: string }>;
+        const batch = Array.isArray(value) ? value : [value];
+        acceptedByReceiver += batch.length;
+        for (const e of batch) acceptedIds.add(e.id);
         res.writeHead(200).end();
-      } else if (answer === 'bad') res.writeHead(400).end();
+      } else if (answer === 'hang') hangs++;
+      else if (answer === 'bad') res.writeHead(400).end();
       else if (answer === 'busy') res.writeHead(503).end();
       else if (answer === 'limit') res.writeHead(429, { 'Retry-After': '0' }).end();
       else if (answer === 'reset') req.socket.destroy();
@@ -473,6 +478,8 @@ describe('webhook output: every event is accounted for', () => {
         async (plan, events, queueSize, workers, batch) => {
           script = plan;
           acceptedByReceiver = 0;
+          acceptedIds.clear();
+          hangs = 0;
           rx.hits.length = 0;
           const h = harness();
           const config = webhookConfig(rx.url, {
@@ -496,7 +503,18 @@ describe('webhook output: every event is accounted for', () => {
           const o = await outcome(h, 'prop');
           expect(out.pending()).toBe(0);
           expect(o.written + o.failed + o.dropped).toBe(events);
-          expect(o.written).toBe(acceptedByReceiver);
+          // A timeout cannot tell "not received" from "answered late": when the 100 ms ran out
+          // on a request the receiver did answer 200 (an event loop lagging on a loaded machine),
+          // the output rightly retries (at-least-once) or gives the event up, and the receiver
+          // holds a copy that `written` does not count. Timeouts beyond the receiver's hangs are
+          // such late answers; without one the count is exact.
+          const timeouts = h.logs.filter((l) => l.includes('"code":"TIMEOUT"')).length;
+          if (timeouts <= hangs) {
+            expect(o.written).toBe(acceptedByReceiver);
+          } else {
+            expect(o.written).toBeLessThanOrEqual(acceptedIds.size);
+            expect(acceptedIds.size).toBeLessThanOrEqual(o.written + o.failed);
+          }
           expect(await drops(h, 'prop', 'shutdown')).toBe(0);
           await expectAccounted(h, out, events);
         },
