@@ -2,6 +2,7 @@ import { statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../../log.js';
 import type { BufferedRecord, DeliveryBuffer, EventMeta } from './buffer.js';
+import type { BufferConfig } from './buffer-config.js';
 import { bufferDir } from './disk/dir-name.js';
 import { DiskBuffer } from './disk/disk-buffer.js';
 import { type MemoryBound, MemoryBuffer } from './memory-buffer.js';
@@ -18,6 +19,16 @@ export interface BufferSpec {
 /** A memory buffer of `maxEvents` (an output without a `buffer:` block). */
 export function memorySpec(maxEvents: number): BufferSpec {
   return { type: 'memory', maxEvents, maxSize: 0, sync: 'normal', flushIntervalMs: 500 };
+}
+
+/**
+ * `config` with a memory buffer of the same `max_events` in place of its `buffer:` type: what
+ * replay builds a delivering output from (OutputDefinition.replay). A disk buffer's folder
+ * belongs to the daemon (locked while it runs, delivered by it after a restart): replay must
+ * neither wait for that lock nor leave replayed events behind in it.
+ */
+export function withMemoryBuffer<C extends { readonly buffer: BufferConfig }>(config: C): C {
+  return { ...config, buffer: { ...config.buffer, ...memorySpec(config.buffer.maxEvents) } };
 }
 
 export interface BufferContext {
