@@ -68,6 +68,8 @@ export interface Output {
    * `!isUp()`, false while the output is still starting (a file not yet opened).
    */
   failing(): boolean;
+  /** Why the output's disk buffer cannot write now (ENOSPC…), or null: readiness reports it. */
+  bufferProblem?(): string | null;
   /** Events taken by `send` and not yet written, failed or dropped. */
   pending(): number;
   /**
@@ -105,4 +107,10 @@ export interface OutputDefinition<C extends OutputConfigBase> {
   read(m: MapReader): C;
   /** Builds the output; must return at once (start() begins work). */
   create(config: C, deps: OutputDeps): Output;
+  /**
+   * The config `replay` builds this output from, alone beside a running daemon: a delivering
+   * output gets a memory buffer (delivery/open-buffer.ts `withMemoryBuffer`); the file output
+   * takes its config as it is.
+   */
+  replay(config: C): C;
 }

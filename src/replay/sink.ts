@@ -2,10 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecorderEvent } from '../events/event.js';
 import type { Logger } from '../log.js';
 import { Metrics } from '../metrics/registry.js';
-import { memorySpec } from '../outputs/delivery/open-buffer.js';
 import type { Output } from '../outputs/output.js';
 import type { OutputConfig } from '../outputs/registry.js';
-import { createOutput } from '../outputs/registry.js';
+import { createOutput, definitionOf } from '../outputs/registry.js';
 
 /** How often the sink looks at the output's backlog while it waits for room or for the end. */
 const POLL_MS = 5;
@@ -30,13 +29,11 @@ export function outputCapacity(config: OutputConfig): number {
 }
 
 /**
- * The output's config for replay: a delivering output gets a memory buffer in every case.
- * A disk buffer's folder belongs to the daemon (locked while it runs, delivered by it after a
- * restart): replay must neither wait for that lock nor leave replayed events behind in it.
+ * The output's config for replay, as its type's definition says (OutputDefinition.replay): a
+ * delivering output gets a memory buffer in every case, never the daemon's disk buffer.
  */
 export function replayConfig(config: OutputConfig): OutputConfig {
-  if (config.type === 'file') return config;
-  return { ...config, buffer: { ...config.buffer, ...memorySpec(outputCapacity(config)) } };
+  return definitionOf(config.type).replay(config) as OutputConfig;
 }
 
 /**

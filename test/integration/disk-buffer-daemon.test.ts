@@ -4,16 +4,19 @@
  * of the daemon and reach the receiver after a restart; SIGTERM returns promptly with the receiver
  * down; a second daemon on the same data_dir refuses to start.
  */
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { post, type RunningDaemon, startDaemon, tempDir } from '../helpers/daemon.js';
 import { sampleSum, scrape } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/wait.js';
 
+const run = promisify(execFile);
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
@@ -61,8 +64,9 @@ class Receiver {
 const SECRET = 'pa55-disk-secret';
 
 /**
- * The daemon's config: an audit file (the record of what was accepted: with acknowledgements a
- * 202 means written there) and a disk-buffered webhook whose URL carries a password.
+ * The daemon's config: an audit file (the record of what was accepted) and a disk-buffered
+ * webhook whose URL carries a password. Both `when_full: block`: with acknowledgements (the
+ * default) a 202 then means written to both, so kill -9 right after cannot lose it.
  */
 function config(port: number): string {
   return [
@@ -76,7 +80,7 @@ function config(port: number): string {
     '    max_backoff: 200ms',
     '    timeout: 2s',
     '    batch: { max_events: 50, flush_interval: 50ms }',
-    '    buffer: { type: disk, max_size: 64MiB, flush_interval: 100ms }',
+    '    buffer: { type: disk, max_size: 64MiB, when_full: block, flush_interval: 100ms }',
     '',
   ].join('\n');
 }
@@ -205,4 +209,150 @@ describe('disk-buffered webhook in the daemon process', () => {
     expect(error).toContain(join(dir, 'data', 'buffers'));
     expect(error).not.toContain(SECRET);
   }, 60_000);
+});
+
+/** The daemon's readiness: status and reason text. */
+async function readiness(d: RunningDaemon): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${d.baseUrl}/-/ready`);
+  return { status: res.status, text: await res.text() };
+}
+
+describe('disk buffers and the volume under data_dir', () => {
+  it('warns at start when the max_size of the disk buffers exceeds the free space', async () => {
+    const rx = new Receiver();
+    const port = await rx.start();
+    const dir = await tempDir('disk-daemon-');
+    // 2 × 1000 GB is more than this machine's /tmp has free.
+    const yaml = config(port)
+      .replace('max_size: 64MiB', 'max_size: 1000GB')
+      .replace(
+        'webhook_outputs:',
+        `webhook_outputs:\n  - url: http://127.0.0.1:${port}/other\n    buffer: { type: disk, max_size: 1000GB }`,
+      );
+    const d = await daemon(yaml, dir);
+    const warning = d.logs.find((l) => l.msg === 'disk buffers may outgrow the free space of data_dir');
+    expect(warning).toBeDefined();
+    expect(warning?.max_size_total).toBe(2 * 1000 ** 4);
+    expect(warning?.data_dir).toBe(join(dir, 'data'));
+    expect(JSON.stringify(warning)).not.toContain(SECRET);
+
+    // Within the free space: no warning.
+    const small = await daemon(config(port), await tempDir('disk-daemon-'));
+    expect(small.logs.some((l) => l.msg === 'disk buffers may outgrow the free space of data_dir')).toBe(
+      false,
+    );
+  }, 60_000);
+
+  const isRoot = process.getuid?.() === 0;
+  if (!isRoot && process.env.REQUIRE_TMPFS !== '1') {
+    console.log(
+      'skipping the full-disk test: mounting a tmpfs needs root (REQUIRE_TMPFS=1 makes this a failure)',
+    );
+  }
+  it.skipIf(!isRoot && process.env.REQUIRE_TMPFS !== '1')(
+    'a full data_dir: drops counted buffer_full and logged, not ready, recovers after the volume grows',
+    async () => {
+      const dir = await tempDir('disk-daemon-');
+      const dataDir = join(dir, 'data');
+      await mkdir(dataDir);
+      await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dataDir]);
+      cleanups.push(() => run('umount', ['-l', dataDir]));
+      const rx = new Receiver();
+      const port = await rx.start();
+      const output = `webhook:http://127.0.0.1:${port}/hook`;
+      const yaml = config(port).replace('when_full: block', 'when_full: drop_newest');
+      const d = await daemon(yaml, dir);
+      const metric = async (name: string, labels: Record<string, string>): Promise<number> =>
+        sampleSum(await scrape(d.baseUrl), `coroot_event_recorder_${name}`, labels);
+
+      // The receiver is down: the buffer grows until the 1 MiB tmpfs is full.
+      let from = 0;
+      await waitFor(
+        async () => {
+          const res = await post(`${d.baseUrl}/api/v1/alertmanager`, amBody('full', from, 100));
+          expect(res.status, res.text).toBe(202);
+          from += 100;
+          return (await metric('output_events_total', { output, result: 'dropped' })) > 0;
+        },
+        { timeoutMs: 60_000, what: 'drops at the full disk' },
+      );
+      expect(await metric('output_drops_total', { output, reason: 'buffer_full' })).toBeGreaterThan(0);
+      await waitFor(() => d.logs.some((l) => l.msg === 'webhook queue full; dropping events'), {
+        timeoutMs: 30_000,
+        what: 'the drop log line',
+      });
+      expect(
+        d.logs.some((l) => l.msg === 'disk buffer: write failed; refusing new events until a retry succeeds'),
+      ).toBe(true);
+      const down = await readiness(d);
+      expect(down.status).toBe(503);
+      expect(down.text).toContain('disk buffer cannot write');
+      expect(down.text).not.toContain(SECRET);
+
+      // The volume grows: writes resume by themselves, no restart.
+      await run('mount', ['-o', 'remount,size=8m', dataDir]);
+      await waitFor(async () => (await readiness(d)).status === 200, {
+        timeoutMs: 30_000,
+        what: 'ready again',
+      });
+      expect(d.logs.some((l) => l.msg === 'disk buffer: writes succeed again')).toBe(true);
+      const dropsBefore = await metric('output_events_total', { output, result: 'dropped' });
+      expect((await post(`${d.baseUrl}/api/v1/alertmanager`, amBody('after', 0, 100))).status).toBe(202);
+      rx.status = 200;
+      await waitFor(() => Array.from({ length: 100 }, (_, i) => `after-${i}`).every((u) => rx.uids.has(u)), {
+        timeoutMs: 60_000,
+        what: 'the events accepted after the recovery to arrive',
+      });
+      expect(await metric('output_events_total', { output, result: 'dropped' })).toBe(dropsBefore);
+      expect(d.proc.exitCode).toBeNull();
+    },
+    120_000,
+  );
+});
+
+describe('disk buffers across a reload', () => {
+  it("a removed output's buffer folder is left in place with its events, and logged", async () => {
+    const rx = new Receiver();
+    const port = await rx.start();
+    const dir = await tempDir('disk-daemon-');
+    const second = [
+      `  - url: http://127.0.0.1:${port}/second`,
+      '    name: second',
+      '    retry_backoff: 20ms',
+      '    buffer: { type: disk, max_size: 8MiB, flush_interval: 50ms }',
+    ].join('\n');
+    const yaml = config(port);
+    const d = await daemon(yaml.replace('webhook_outputs:', `webhook_outputs:\n${second}`), dir);
+    // The receiver is down: both buffers hold these events.
+    expect((await post(`${d.baseUrl}/api/v1/alertmanager`, amBody('reload', 0, 50))).status).toBe(202);
+    const secondDir = join(dir, 'data', 'buffers', 'second');
+    const queued = async (): Promise<number> =>
+      sampleSum(await scrape(d.baseUrl), 'coroot_event_recorder_output_queue_length', { output: 'second' });
+    await waitFor(async () => (await queued()) >= 50, { what: 'the second buffer to hold the events' });
+
+    await writeFile(d.configPath, yaml);
+    const res = await fetch(`${d.baseUrl}/-/reload`, { method: 'POST' });
+    expect(res.status, await res.text()).toBe(200);
+    const line = d.logs.find((l) => l.msg === 'output removed; its disk buffer folder is left in place');
+    expect(line?.output).toBe('second');
+    expect(line?.dir).toBe(secondDir);
+    await waitFor(
+      () => d.logs.some((l) => l.msg === 'disk buffer closed; its events stay on disk for the next start'),
+      {
+        what: 'the removed output to close its buffer',
+      },
+    );
+    const files = await readdir(secondDir);
+    expect(files.some((f) => f !== 'lock' && f !== 'ledger')).toBe(true);
+
+    // Added back under the same name: the events left there are delivered.
+    rx.status = 200;
+    await writeFile(d.configPath, yaml.replace('webhook_outputs:', `webhook_outputs:\n${second}`));
+    expect((await fetch(`${d.baseUrl}/-/reload`, { method: 'POST' })).status).toBe(200);
+    await waitFor(() => Array.from({ length: 50 }, (_, i) => `reload-${i}`).every((u) => rx.uids.has(u)), {
+      timeoutMs: 30_000,
+      what: 'the events to arrive',
+    });
+    await waitFor(async () => (await queued()) === 0, { what: 'the second buffer to drain' });
+  }, 90_000);
 });

@@ -58,6 +58,8 @@ export interface DeliveryBuffer {
   readonly bytes: number;
   /** The bound on `bytes` for a disk buffer (`output_buffer_max_bytes`); null for memory. */
   readonly maxBytes: number | null;
+  /** Why a disk buffer cannot write now (ENOSPC…), or null; a memory buffer has none. */
+  readonly problem?: string | null;
   /**
    * Stop: pending `read`s resolve `[]`. A memory buffer discards what it holds and returns
    * how many records that was (the caller counts them as `shutdown`); a disk buffer commits,

@@ -1,6 +1,8 @@
 import { statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Logger } from '../../log.js';
 import type { BufferedRecord, DeliveryBuffer, EventMeta } from './buffer.js';
+import type { BufferConfig } from './buffer-config.js';
 import { bufferDir } from './disk/dir-name.js';
 import { DiskBuffer } from './disk/disk-buffer.js';
 import { type MemoryBound, MemoryBuffer } from './memory-buffer.js';
@@ -17,6 +19,16 @@ export interface BufferSpec {
 /** A memory buffer of `maxEvents` (an output without a `buffer:` block). */
 export function memorySpec(maxEvents: number): BufferSpec {
   return { type: 'memory', maxEvents, maxSize: 0, sync: 'normal', flushIntervalMs: 500 };
+}
+
+/**
+ * `config` with a memory buffer of the same `max_events` in place of its `buffer:` type: what
+ * replay builds a delivering output from (OutputDefinition.replay). A disk buffer's folder
+ * belongs to the daemon (locked while it runs, delivered by it after a restart): replay must
+ * neither wait for that lock nor leave replayed events behind in it.
+ */
+export function withMemoryBuffer<C extends { readonly buffer: BufferConfig }>(config: C): C {
+  return { ...config, buffer: { ...config.buffer, ...memorySpec(config.buffer.maxEvents) } };
 }
 
 export interface BufferContext {
@@ -62,19 +74,29 @@ export function openDeliveryBuffer(spec: BufferSpec, ctx: BufferContext): Delive
 export function warnIfOversubscribed(dataDir: string, maxSizes: readonly number[], log: Logger): void {
   const total = maxSizes.reduce((a, b) => a + b, 0);
   if (total === 0) return;
-  let free: number;
-  try {
-    const fs = statfsSync(dataDir);
-    free = fs.bavail * fs.bsize;
-  } catch {
-    return; // data_dir not there yet: the buffers create it
-  }
+  const free = freeBytes(dataDir);
+  if (free === null) return;
   if (total > free) {
     log.warn('disk buffers may outgrow the free space of data_dir', {
       data_dir: dataDir,
       max_size_total: total,
       free_bytes: free,
     });
+  }
+}
+
+/**
+ * Free bytes of the volume holding `dir`; on the first start `dir` does not exist yet (the
+ * buffers create it), so the nearest existing parent answers for it. Null when none can be read.
+ */
+function freeBytes(dir: string): number | null {
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      const fs = statfsSync(d);
+      return fs.bavail * fs.bsize;
+    } catch {
+      if (dirname(d) === d) return null;
+    }
   }
 }
 

@@ -10,4 +10,6 @@ export const FILE_OUTPUT: OutputDefinition<FileOutputConfig> = {
   nestedKeys: {},
   read: readFileOutput,
   create: (config, deps) => new FileOutput(config, deps),
+  // Its buffer is memory whatever the config says; the file is the destination.
+  replay: (config) => config,
 };

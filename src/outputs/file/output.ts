@@ -9,9 +9,10 @@ import type { WhenFull } from '../delivery/buffer-config.js';
 import { CommitWatermark } from '../delivery/commit-watermark.js';
 import { DropLogThrottle } from '../delivery/drop-log.js';
 import type { Output, OutputDeps } from '../output.js';
+import { FileAppender } from './appender.js';
 import { WriteBatch } from './batch.js';
 import type { FileOutputConfig } from './config.js';
-import { appendBuffers, errnoCode, isMissing, type OpenedFile, openAppend } from './fs-ops.js';
+import { errnoCode, isMissing, type OpenedFile } from './fs-ops.js';
 import { PathWatcher } from './path-watcher.js';
 import { RotationDetector } from './rotation.js';
 
@@ -35,7 +36,9 @@ interface Due {
 }
 
 /**
- * Appends each event as one JSONL line to a local file.
+ * Appends each event as one JSONL line to a local file: batching, `when_full`, the
+ * acknowledgement watermark, retries and metrics. The descriptor itself is the appender's
+ * (appender.ts), rotation detection is rotation.ts.
  *
  * All file I/O runs in one sequential loop (`run`), so there is never more than one
  * write in flight, never a write into a descriptor being closed or swapped, and lines
@@ -70,9 +73,7 @@ export class FileOutput implements Output {
   private inflight: WriteBatch | null = null;
   private flushing = false;
 
-  private file: OpenedFile | null = null;
-  /** Bytes written since the last fdatasync. */
-  private dirty = false;
+  private readonly appender: FileAppender;
   private lastWriteFailed = false;
 
   private readonly due: Due = { open: false, reopen: false, check: false, fsync: false, finish: false };
@@ -110,6 +111,7 @@ export class FileOutput implements Output {
     this.meter = deps.metrics.forOutput(config.name, this);
     this.reopens = deps.metrics.fileReopens.labels(config.name);
     this.log = deps.logger.child({ output: config.name, kind: this.kind });
+    this.appender = new FileAppender(this.path, config.fileMode, this.log);
     this.rotation = new RotationDetector(
       this.path,
       opts.recreateGraceMs ?? DEFAULT_RECREATE_GRACE_MS,
@@ -143,7 +145,7 @@ export class FileOutput implements Output {
     this.buffered.push(line);
     this.durable.take();
     // While the file is not open, the successful reopen flushes; no point waking the loop.
-    if (this.file) this.kick();
+    if (this.appender.isOpen) this.kick();
     return true;
   }
 
@@ -165,7 +167,7 @@ export class FileOutput implements Output {
   }
 
   isUp(): boolean {
-    return this.file !== null && !this.lastWriteFailed;
+    return this.appender.isOpen && !this.lastWriteFailed;
   }
 
   pending(): number {
@@ -174,7 +176,7 @@ export class FileOutput implements Output {
 
   reopen(): void {
     if (this.closing) return;
-    if (this.file) {
+    if (this.appender.isOpen) {
       this.due.reopen = true;
     } else if (this.started) {
       // Down and waiting for the next retry: the operator asks for one now.
@@ -222,7 +224,7 @@ export class FileOutput implements Output {
     const deadline = performance.now() + Math.max(0, budgetMs);
     this.clearTimer('checkTimer');
     this.rotation.stop();
-    if (this.file) this.kick();
+    if (this.appender.isOpen) this.kick();
     const drained = await this.progress.until(() => this.pending() === 0, deadline - performance.now());
     // A write still running at the deadline accounts for its own lines when it returns;
     // waiting for it could exceed the budget without bound (a hung network filesystem).
@@ -258,21 +260,7 @@ export class FileOutput implements Output {
   }
 
   private async finish(): Promise<void> {
-    const file = this.file;
-    this.file = null;
-    if (file) {
-      // One fdatasync on a clean shutdown whatever the policy: it is cheap once, and
-      // the last lines are the ones an operator looks for after a restart.
-      if (this.dirty) {
-        try {
-          await file.handle.datasync();
-        } catch (err) {
-          this.log.warn('fdatasync on close failed', { path: this.path, code: errnoCode(err), err });
-        }
-      }
-      await closeQuietly(file);
-    }
-    this.dirty = false;
+    await this.appender.close();
     this.onFinished?.();
     this.onFinished = null;
   }
@@ -314,22 +302,22 @@ export class FileOutput implements Output {
       return false;
     }
     if (this.stopped) return false;
-    const file = this.file;
+    const file = this.appender.current;
     if (!file) {
       if (!this.due.open) return false;
       this.due.open = false;
       await this.openInitial();
     } else if (this.due.reopen) {
       this.due.reopen = false;
-      await this.swap(file, true, 'reopen requested');
+      await this.swap(true, 'reopen requested');
     } else if (this.due.check) {
       this.due.check = false;
       await this.checkRotation(file);
     } else if (this.pending() > 0) {
-      await this.flush(file);
+      await this.flush();
     } else if (this.due.fsync) {
       this.due.fsync = false;
-      await this.syncInterval(file);
+      await this.syncInterval();
     } else {
       return false;
     }
@@ -339,30 +327,23 @@ export class FileOutput implements Output {
   private hasWork(): boolean {
     if (this.due.finish) return true;
     if (this.stopped) return false;
-    if (!this.file) return this.due.open;
+    if (!this.appender.isOpen) return this.due.open;
     return this.due.reopen || this.due.check || this.due.fsync || this.pending() > 0;
   }
 
   // ---- opening ----------------------------------------------------------------------
 
   private async openInitial(): Promise<void> {
-    let opened: OpenedFile;
     try {
-      opened = await openAppend(this.path, this.config.fileMode, true);
+      await this.appender.open();
     } catch (err) {
       this.down('cannot open file', err);
       return;
     }
-    this.adopt(opened);
+    this.rotation.reset();
     this.watcher.start();
     // With lines waiting, recovery is declared by the first successful write.
     if (this.pending() === 0) this.healthy();
-  }
-
-  private adopt(opened: OpenedFile): void {
-    this.file = opened;
-    this.dirty = false;
-    this.rotation.reset();
   }
 
   /** The output cannot write now: report it (once per distinct problem) and retry with backoff. */
@@ -397,22 +378,20 @@ export class FileOutput implements Output {
   }
 
   /** Gives up a descriptor after an I/O error; the retry opens the path afresh. */
-  private async fail(file: OpenedFile, what: string, err: unknown): Promise<void> {
+  private async fail(what: string, err: unknown): Promise<void> {
     this.lastWriteFailed = true;
-    if (this.file === file) this.file = null;
-    this.dirty = false;
     this.due.fsync = false;
     this.due.check = false;
     this.due.reopen = false;
     this.clearTimer('fsyncTimer');
-    await closeQuietly(file);
+    await this.appender.release();
     this.down(what, err);
   }
 
   // ---- rotation ---------------------------------------------------------------------
 
   private requestCheck(): void {
-    if (!this.file || this.closing) return;
+    if (!this.appender.isOpen || this.closing) return;
     this.due.check = true;
     this.kick();
   }
@@ -420,13 +399,13 @@ export class FileOutput implements Output {
   private async checkRotation(file: OpenedFile): Promise<void> {
     switch (await this.rotation.check(file)) {
       case 'replaced':
-        await this.swap(file, false, 'file replaced (rotated)');
+        await this.swap(false, 'file replaced (rotated)');
         return;
       case 'deleted':
-        await this.swap(file, true, 'file deleted; created it');
+        await this.swap(true, 'file deleted; created it');
         return;
       case 'grace-over':
-        await this.swap(file, true, 'no new file appeared within the grace period; created it');
+        await this.swap(true, 'no new file appeared within the grace period; created it');
         return;
       default:
         return;
@@ -434,26 +413,22 @@ export class FileOutput implements Output {
   }
 
   /**
-   * Moves writing to the file now at the path. The old descriptor is synced (unless
-   * fsync is `none`) and closed only after the new one is open, so a failed reopen
-   * never leaves lines without a home.
+   * Moves writing to the file now at the path (FileAppender.reopen: the old descriptor is
+   * synced, unless fsync is `none`, and closed only after the new one is open).
    */
-  private async swap(old: OpenedFile, create: boolean, reason: string): Promise<void> {
-    let next: OpenedFile;
+  private async swap(create: boolean, reason: string): Promise<void> {
     try {
-      next = await openAppend(this.path, this.config.fileMode, create);
+      await this.appender.reopen(create, this.config.fsync !== 'none');
     } catch (err) {
       if (!create && isMissing(err)) {
         // Gone again between stat and open (another rotation): back to waiting.
         if (this.rotation.graceOver()) this.requestCheck();
         return;
       }
-      await this.fail(old, 'cannot reopen file', err);
+      await this.fail('cannot reopen file', err);
       return;
     }
-    if (this.dirty && this.config.fsync !== 'none') await this.datasyncQuietly(old);
-    await closeQuietly(old);
-    this.adopt(next);
+    this.rotation.reset();
     // The folder may be a new one (deleted and recreated); a watch on the old one hears nothing.
     if (!this.stopped) this.watcher.restart();
     this.reopens.inc();
@@ -474,22 +449,18 @@ export class FileOutput implements Output {
     return this.inflight;
   }
 
-  private async flush(file: OpenedFile): Promise<void> {
+  private async flush(): Promise<void> {
     const batch = this.takeBatch();
     const started = performance.now();
     let phase: 'write' | 'sync' = 'write';
     this.flushing = true;
     try {
       while (batch.remaining > 0) {
-        const bytesWritten = await appendBuffers(file, batch.unwritten());
-        if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
-        batch.advance(bytesWritten);
-        this.dirty = true;
+        batch.advance(await this.appender.append(batch.unwritten()));
       }
       if (this.config.fsync === 'always') {
         phase = 'sync';
-        await file.handle.datasync();
-        this.dirty = false;
+        await this.appender.sync();
       } else {
         this.armFsync();
       }
@@ -497,7 +468,7 @@ export class FileOutput implements Output {
       this.flushing = false;
       this.meter.observeSend((performance.now() - started) / 1000);
       this.settle(batch, phase === 'sync' ? 'write_error' : null);
-      await this.fail(file, phase === 'sync' ? 'fdatasync failed' : 'write failed', err);
+      await this.fail(phase === 'sync' ? 'fdatasync failed' : 'write failed', err);
       return;
     }
     this.flushing = false;
@@ -542,25 +513,12 @@ export class FileOutput implements Output {
     this.fsyncTimer.unref();
   }
 
-  private async syncInterval(file: OpenedFile): Promise<void> {
-    if (!this.dirty) return;
+  private async syncInterval(): Promise<void> {
+    if (!this.appender.unsynced) return;
     try {
-      await file.handle.datasync();
-      this.dirty = false;
+      await this.appender.sync();
     } catch (err) {
-      await this.fail(file, 'fdatasync failed', err);
-    }
-  }
-
-  private async datasyncQuietly(file: OpenedFile): Promise<void> {
-    try {
-      await file.handle.datasync();
-    } catch (err) {
-      this.log.warn('fdatasync of the rotated file failed', {
-        path: this.path,
-        code: errnoCode(err),
-        err,
-      });
+      await this.fail('fdatasync failed', err);
     }
   }
 
@@ -570,13 +528,5 @@ export class FileOutput implements Output {
     const timer = this[which];
     if (timer) clearTimeout(timer);
     this[which] = null;
-  }
-}
-
-async function closeQuietly(file: OpenedFile): Promise<void> {
-  try {
-    await file.handle.close();
-  } catch {
-    // Closing after an I/O error may fail again; the descriptor is released either way.
   }
 }

@@ -1,4 +1,5 @@
 import { TLS_KEYS } from '../../config/common.js';
+import { withMemoryBuffer } from '../delivery/open-buffer.js';
 import type { OutputDefinition } from '../output.js';
 import { KAFKA_OUTPUT_KEYS, type KafkaOutputConfig, readKafkaOutput, SASL_KEYS } from './config.js';
 import { KafkaOutput } from './output.js';
@@ -11,4 +12,5 @@ export const KAFKA_OUTPUT: OutputDefinition<KafkaOutputConfig> = {
   nestedKeys: { tls: TLS_KEYS, sasl: SASL_KEYS },
   read: readKafkaOutput,
   create: (config, deps) => new KafkaOutput(config, deps),
+  replay: withMemoryBuffer,
 };

@@ -163,11 +163,18 @@ export class KafkaOutput implements Output {
 
   /** After start, until connected (and again after a failure): a `block` Kafka output holds intake back meanwhile. */
   failing(): boolean {
+    // A disk buffer keeps taking events while the brokers are unreachable (that is its job):
+    // it fails only when it cannot write itself.
+    if (this.core.buffer.type === 'disk') return this.bufferProblem() !== null;
     return this.state !== 'idle' && !this.isUp();
   }
 
   isUp(): boolean {
-    return this.up;
+    return this.up && this.bufferProblem() === null;
+  }
+
+  bufferProblem(): string | null {
+    return this.core.buffer.problem ?? null;
   }
 
   pending(): number {

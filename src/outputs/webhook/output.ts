@@ -153,11 +153,18 @@ export class WebhookOutput implements Output {
 
   /** After start: optimistic until attempts fail (see `isUp`). */
   failing(): boolean {
+    // A disk buffer keeps taking events while the receiver is down (that is its job): it
+    // fails only when it cannot write itself.
+    if (this.core.buffer.type === 'disk') return this.bufferProblem() !== null;
     return this.started && !this.isUp();
   }
 
   isUp(): boolean {
-    return this.up && !this.core.closed;
+    return this.up && !this.core.closed && this.bufferProblem() === null;
+  }
+
+  bufferProblem(): string | null {
+    return this.core.buffer.problem ?? null;
   }
 
   pending(): number {

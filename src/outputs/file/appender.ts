@@ -1,0 +1,117 @@
+import type { Logger } from '../../log.js';
+import { appendBuffers, errnoCode, type OpenedFile, openAppend } from './fs-ops.js';
+
+/**
+ * The descriptor of one file output: open (creating folder and file), append with writev,
+ * fdatasync, move to the file now at the path, and release. It holds no lines and no policy
+ * (batching, retries, acknowledgements are the output's, output.ts); the output's I/O loop is
+ * its only caller, one operation at a time, so a write never meets a descriptor being closed
+ * or swapped.
+ */
+export class FileAppender {
+  private file: OpenedFile | null = null;
+  /** Bytes written since the last fdatasync. */
+  private dirty = false;
+
+  constructor(
+    private readonly path: string,
+    private readonly mode: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** The open descriptor (what rotation detection compares with the path), or null. */
+  get current(): OpenedFile | null {
+    return this.file;
+  }
+
+  get isOpen(): boolean {
+    return this.file !== null;
+  }
+
+  /** Something was written since the last fdatasync. */
+  get unsynced(): boolean {
+    return this.dirty;
+  }
+
+  /** Opens the path, creating the folder and the file; throws what opening threw. */
+  async open(): Promise<void> {
+    this.file = await openAppend(this.path, this.mode, true);
+    this.dirty = false;
+  }
+
+  /** One writev; the bytes it wrote (a partial write is the caller's to continue), or throws. */
+  async append(buffers: readonly Buffer[]): Promise<number> {
+    const file = this.opened();
+    const bytesWritten = await appendBuffers(file, buffers);
+    if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+    this.dirty = true;
+    return bytesWritten;
+  }
+
+  /** fdatasync; throws what it threw (the caller decides what the lines then are). */
+  async sync(): Promise<void> {
+    await this.opened().handle.datasync();
+    this.dirty = false;
+  }
+
+  /**
+   * Moves writing to the file now at the path. The new descriptor is opened first and the old
+   * one synced (with `syncOld`, when it has unsynced bytes) and closed only then, so a failed
+   * open leaves the old one in place and no line without a home. `create` is false when the
+   * file should exist already (logrotate just created it): creating it ourselves would race
+   * logrotate's own create. Throws what opening threw.
+   */
+  async reopen(create: boolean, syncOld: boolean): Promise<void> {
+    const next = await openAppend(this.path, this.mode, create);
+    const old = this.file;
+    if (old) {
+      if (this.dirty && syncOld) await this.datasyncQuietly(old, 'fdatasync of the rotated file failed');
+      await closeQuietly(old);
+    }
+    this.file = next;
+    this.dirty = false;
+  }
+
+  /** Gives the descriptor up after an I/O error; the next `open` starts afresh. */
+  async release(): Promise<void> {
+    const file = this.file;
+    this.file = null;
+    this.dirty = false;
+    if (file) await closeQuietly(file);
+  }
+
+  /**
+   * Closes for good. One fdatasync on a clean shutdown whatever the policy: it is cheap once,
+   * and the last lines are the ones an operator looks for after a restart.
+   */
+  async close(): Promise<void> {
+    const file = this.file;
+    this.file = null;
+    if (file) {
+      if (this.dirty) await this.datasyncQuietly(file, 'fdatasync on close failed');
+      await closeQuietly(file);
+    }
+    this.dirty = false;
+  }
+
+  private opened(): OpenedFile {
+    if (!this.file) throw Object.assign(new Error('file not open'), { code: 'EBADF' });
+    return this.file;
+  }
+
+  private async datasyncQuietly(file: OpenedFile, message: string): Promise<void> {
+    try {
+      await file.handle.datasync();
+    } catch (err) {
+      this.log.warn(message, { path: this.path, code: errnoCode(err), err });
+    }
+  }
+}
+
+async function closeQuietly(file: OpenedFile): Promise<void> {
+  try {
+    await file.handle.close();
+  } catch {
+    // Closing after an I/O error may fail again; the descriptor is released either way.
+  }
+}
