@@ -76,7 +76,8 @@ function problemsOf(m: Manifests): string[] {
   const mountPath = str(dataMount?.mountPath);
   const onClaim = (dir: string | null): boolean =>
     dir !== null && mountPath !== '' && (dir === mountPath || dir.startsWith(`${mountPath}/`));
-  if (!onClaim(config.dataDir)) fail(`data_dir ${config.dataDir} is not under the claim's mount ${mountPath}`);
+  if (!onClaim(config.dataDir))
+    fail(`data_dir ${config.dataDir} is not under the claim's mount ${mountPath}`);
   for (const o of kafka) {
     if (o.buffer.type !== 'disk') fail(`Kafka output ${o.name} must have a disk buffer (under data_dir)`);
     else if (!(o.buffer.maxSize > 0)) fail(`Kafka output ${o.name} needs a max_size`);
