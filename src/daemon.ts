@@ -10,6 +10,7 @@ import { CorootApiPoller } from './ingest/coroot-api/poller.js';
 import { IngestServer, type Readiness, type ReloadOutcome } from './ingest/server.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics/registry.js';
+import { bufferDir } from './outputs/delivery/disk/dir-name.js';
 import { warnIfOversubscribed } from './outputs/delivery/open-buffer.js';
 import type { Output } from './outputs/output.js';
 import { createOutput } from './outputs/registry.js';
@@ -230,10 +231,14 @@ export class Daemon {
     // watch event on the same content look like a no-op.
     this.lastLoaded = identity;
     this.running = plan.next;
+    const previousDataDir = this.config.dataDir;
     this.config = next;
     this.factory.instance = next.instance;
     if (this.server.reconfigure(next.server)) logger.info('server TLS certificate reloaded', { trigger });
-    for (const r of plan.removed) this.retire(r);
+    for (const r of plan.removed) {
+      this.retire(r);
+      this.noteLeftBuffer(r, previousDataDir);
+    }
     this.watcher?.watchFiles([next.file, ...next.referencedFiles]);
     await this.reconcilePollers(next.ingest.corootApi);
 
@@ -298,6 +303,18 @@ export class Daemon {
     }
     next.listenAddress = this.config.listenAddress;
     next.queueSize = this.config.queueSize;
+  }
+
+  /**
+   * A removed output's disk buffer folder stays as it is (an output of the same name, added
+   * back later, picks its events up); the operator learns where it is and may delete it.
+   */
+  private noteLeftBuffer(r: RunningOutput, dataDir: string | null): void {
+    if (dataDir === null || !('buffer' in r.config) || r.config.buffer.type !== 'disk') return;
+    this.opts.logger.info('output removed; its disk buffer folder is left in place', {
+      output: r.output.name,
+      dir: bufferDir(dataDir, r.output.name),
+    });
   }
 
   /** Drains a removed output in the background within `shutdown_timeout`; the write loop never waits on it. */

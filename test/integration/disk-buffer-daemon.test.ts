@@ -5,7 +5,7 @@
  * down; a second daemon on the same data_dir refuses to start.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -308,4 +308,51 @@ describe('disk buffers and the volume under data_dir', () => {
     },
     120_000,
   );
+});
+
+describe('disk buffers across a reload', () => {
+  it("a removed output's buffer folder is left in place with its events, and logged", async () => {
+    const rx = new Receiver();
+    const port = await rx.start();
+    const dir = await tempDir('disk-daemon-');
+    const second = [
+      `  - url: http://127.0.0.1:${port}/second`,
+      '    name: second',
+      '    retry_backoff: 20ms',
+      '    buffer: { type: disk, max_size: 8MiB, flush_interval: 50ms }',
+    ].join('\n');
+    const yaml = config(port);
+    const d = await daemon(yaml.replace('webhook_outputs:', `webhook_outputs:\n${second}`), dir);
+    // The receiver is down: both buffers hold these events.
+    expect((await post(`${d.baseUrl}/api/v1/alertmanager`, amBody('reload', 0, 50))).status).toBe(202);
+    const secondDir = join(dir, 'data', 'buffers', 'second');
+    const queued = async (): Promise<number> =>
+      sampleSum(await scrape(d.baseUrl), 'coroot_event_recorder_output_queue_length', { output: 'second' });
+    await waitFor(async () => (await queued()) >= 50, { what: 'the second buffer to hold the events' });
+
+    await writeFile(d.configPath, yaml);
+    const res = await fetch(`${d.baseUrl}/-/reload`, { method: 'POST' });
+    expect(res.status, await res.text()).toBe(200);
+    const line = d.logs.find((l) => l.msg === 'output removed; its disk buffer folder is left in place');
+    expect(line?.output).toBe('second');
+    expect(line?.dir).toBe(secondDir);
+    await waitFor(
+      () => d.logs.some((l) => l.msg === 'disk buffer closed; its events stay on disk for the next start'),
+      {
+        what: 'the removed output to close its buffer',
+      },
+    );
+    const files = await readdir(secondDir);
+    expect(files.some((f) => f !== 'lock' && f !== 'ledger')).toBe(true);
+
+    // Added back under the same name: the events left there are delivered.
+    rx.status = 200;
+    await writeFile(d.configPath, yaml.replace('webhook_outputs:', `webhook_outputs:\n${second}`));
+    expect((await fetch(`${d.baseUrl}/-/reload`, { method: 'POST' })).status).toBe(200);
+    await waitFor(() => Array.from({ length: 50 }, (_, i) => `reload-${i}`).every((u) => rx.uids.has(u)), {
+      timeoutMs: 30_000,
+      what: 'the events to arrive',
+    });
+    await waitFor(async () => (await queued()) === 0, { what: 'the second buffer to drain' });
+  }, 90_000);
 });
