@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../recorder-config/load.js';
-import type { RecorderConfig } from '../recorder-config/schema.js';
 import { formatReports, inspectDataDir, verifyFindings } from './report.js';
 
 export const BUFFERS_USAGE = `Usage: coroot-event-recorder buffers --config FILE [--verify] [--data-dir DIR]
@@ -13,7 +12,8 @@ nothing, so it is safe while the recorder runs.
 Options:
   --config FILE     the recorder's YAML configuration (required)
   --verify          check the CRC of every record; report damage and exit 1 on it
-  --data-dir DIR    look here instead of the config's data_dir
+  --data-dir DIR    look here instead of the config's data_dir: a copy of a data_dir taken
+                    elsewhere (a backup, a volume snapshot mounted on another path)
   --help            print this help and exit
 
 Exit status: 0 listed (and, with --verify, no damage); 1 damage found; 2 bad flags or config.
@@ -22,14 +22,6 @@ Exit status: 0 listed (and, with --verify, no damage); 1 damage found; 2 bad fla
 export interface BuffersIo {
   stdout: { write(text: string): unknown };
   stderr: { write(text: string): unknown };
-}
-
-/** The config's `data_dir`, where disk buffers live; null when it sets none. */
-function dataDirOf(config: RecorderConfig): string | null {
-  // Read by name: `data_dir` belongs to the buffer settings of the config schema, which this
-  // command only consumes.
-  const value = (config as unknown as Record<string, unknown>).dataDir;
-  return typeof value === 'string' ? value : null;
 }
 
 /** `coroot-event-recorder buffers ...`: returns the exit status. */
@@ -67,7 +59,7 @@ export async function runBuffersCommand(args: string[], io: BuffersIo): Promise<
     return 2;
   }
   const flagDir = values['data-dir'] as string | undefined;
-  const dataDir = flagDir !== undefined ? resolve(flagDir) : dataDirOf(loaded.config);
+  const dataDir = flagDir !== undefined ? resolve(flagDir) : loaded.config.dataDir;
   if (dataDir === null) {
     io.stderr.write(
       `coroot-event-recorder buffers: ${configFile} sets no data_dir, where disk buffers live; set it or pass --data-dir\n`,

@@ -71,6 +71,17 @@ function problemsOf(m: Manifests): string[] {
   const kafka = config.outputs.filter((o) => o.type === 'kafka');
   if (kafka.length === 0) fail('no Kafka output (the shared log of the replicas)');
   for (const o of kafka) if (o.key !== 'fingerprint') fail(`Kafka output ${o.name} must key by fingerprint`);
+  // What Kafka has not acknowledged waits on the replica's claim, not in memory: it survives a
+  // restart and comes back with the ordinal (docs/operations.md "Several replicas").
+  const mountPath = str(dataMount?.mountPath);
+  const onClaim = (dir: string | null): boolean =>
+    dir !== null && mountPath !== '' && (dir === mountPath || dir.startsWith(`${mountPath}/`));
+  if (!onClaim(config.dataDir))
+    fail(`data_dir ${config.dataDir} is not under the claim's mount ${mountPath}`);
+  for (const o of kafka) {
+    if (o.buffer.type !== 'disk') fail(`Kafka output ${o.name} must have a disk buffer (under data_dir)`);
+    else if (!(o.buffer.maxSize > 0)) fail(`Kafka output ${o.name} needs a max_size`);
+  }
   if (config.ingest.corootApi.length > 0) fail('coroot_api pollers would poll once per replica');
   // instance defaults to the host name, which is the pod name: distinct and stable per replica.
   const configText = str((at(configMap, 'data') as Obj | undefined)?.['recorder.yaml']);
@@ -132,6 +143,16 @@ describe('config/kubernetes/statefulset', () => {
       'no Kafka output',
       (m) => editConfig(m, (t) => t.slice(0, t.indexOf('\nkafka_outputs:'))),
       /no Kafka output/,
+    ],
+    [
+      'a Kafka output buffered in memory',
+      (m) => editConfig(m, (t) => t.replace(/buffer: \{ type: disk, [^}]*\}/, 'buffer: { type: memory }')),
+      /must have a disk buffer/,
+    ],
+    [
+      'data_dir off the claim',
+      (m) => editConfig(m, (t) => t.replace('data_dir: ${DATA_DIR}', 'data_dir: /tmp/recorder')),
+      /not under the claim's mount/,
     ],
     [
       'a Coroot API poller',

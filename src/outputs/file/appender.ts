@@ -65,7 +65,7 @@ export class FileAppender {
     const next = await openAppend(this.path, this.mode, create);
     const old = this.file;
     if (old) {
-      if (this.dirty && syncOld) await this.datasyncQuietly(old, 'fdatasync of the rotated file failed');
+      if (this.dirty && syncOld) await this.datasyncQuietly(old, 'rotated');
       await closeQuietly(old);
     }
     this.file = next;
@@ -88,7 +88,7 @@ export class FileAppender {
     const file = this.file;
     this.file = null;
     if (file) {
-      if (this.dirty) await this.datasyncQuietly(file, 'fdatasync on close failed');
+      if (this.dirty) await this.datasyncQuietly(file, 'close');
       await closeQuietly(file);
     }
     this.dirty = false;
@@ -99,11 +99,14 @@ export class FileAppender {
     return this.file;
   }
 
-  private async datasyncQuietly(file: OpenedFile, message: string): Promise<void> {
+  /** A failed fdatasync of a descriptor being let go is logged, not retried (the lines are in the file). */
+  private async datasyncQuietly(file: OpenedFile, when: 'rotated' | 'close'): Promise<void> {
     try {
       await file.handle.datasync();
     } catch (err) {
-      this.log.warn(message, { path: this.path, code: errnoCode(err), err });
+      const fields = { path: this.path, code: errnoCode(err), err };
+      if (when === 'rotated') this.log.warn('fdatasync of the rotated file failed', fields);
+      else this.log.warn('fdatasync on close failed', fields);
     }
   }
 }
