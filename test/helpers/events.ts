@@ -37,7 +37,8 @@ export function testAlertEvent(seq: number, opts: TestAlertOptions = {}): Record
     source: 'coroot',
     type: 'alert_firing',
     fingerprint: opts.fingerprint ?? '0123456789abcdef',
-    dedupKey: seq.toString(16).padStart(16, '0'),
+    // Two's complement for a negative seq: always 16 hex digits (event.schema.json).
+    dedupKey: BigInt.asUintN(64, BigInt(seq)).toString(16).padStart(16, '0'),
     severity: 'warning',
     data: { alert },
   });

@@ -22,12 +22,11 @@ describe('daemon with its stderr reader gone', () => {
     d = await startDaemon('shutdown_timeout: 2s\nfile_outputs:\n  - path: ./events.jsonl\n');
     const daemon = d;
     daemon.proc.stderr?.destroy();
-    // Every request logs at debug level, so each of these writes to the dead pipe.
+    // Every request logs at debug level, so each of these writes to the dead pipe. Twenty
+    // different alerts: a repeated one would be de-duplicated and recorded once.
+    const fixture = loadFixture('coroot/alert-firing-warning.json') as Record<string, unknown>;
     for (let i = 0; i < 20; i++) {
-      const r = await post(
-        `${daemon.baseUrl}/api/v1/coroot`,
-        loadFixture('coroot/alert-firing-warning.json'),
-      );
+      const r = await post(`${daemon.baseUrl}/api/v1/coroot`, { ...fixture, summary: `stderr ${i}` });
       expect(r.status).toBe(202);
     }
     process.kill(daemon.pid, 'SIGUSR1');

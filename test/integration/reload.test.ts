@@ -774,10 +774,15 @@ webhook_outputs:
     const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 
     // queue_size 1 with reject: a burst finds the slot taken and gets 503s.
+    // New alerts every time: a burst repeated by waitFor would otherwise be de-duplicated away.
+    let burstSeq = 0;
     const burst = async (token: string) =>
       Promise.all(
-        Array.from({ length: 100 }, (_, i) =>
-          post(`${d.baseUrl}/api/v1/coroot`, alert(`burst-${i}`), { ...bearer(token), connection: 'close' }),
+        Array.from({ length: 100 }, () =>
+          post(`${d.baseUrl}/api/v1/coroot`, alert(`burst-${burstSeq++}`), {
+            ...bearer(token),
+            connection: 'close',
+          }),
         ),
       );
     await waitFor(async () => (await burst(v1.token)).some((r) => r.status === 503), {
