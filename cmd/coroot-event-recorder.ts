@@ -125,6 +125,16 @@ async function main(): Promise<void> {
   // Input must never take the daemon down; if something slips through, say so loudly and keep serving.
   process.on('uncaughtException', (err) => logger.error('uncaught exception', { err, stack: err.stack }));
   process.on('unhandledRejection', (reason) => logger.error('unhandled rejection', { err: reason }));
+  // Node prints its warnings as plain stderr lines; the log is JSON. kafkajs 2.2.4 arms a timer
+  // with a negative delay when idle, which Node 24+ warns about (TimeoutNegativeWarning) and
+  // runs after 1 ms as before: the first of each kind at warn, repeats at debug.
+  const warned = new Set<string>();
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => {
+    const first = !warned.has(w.name);
+    warned.add(w.name);
+    (first ? logger.warn : logger.debug).call(logger, 'node warning', { name: w.name, err: w.message });
+  });
 
   // Signals are handled from here on, before the daemon exists: a SIGHUP or SIGUSR1 that
   // arrives while outputs start must not kill the process (their default action), and a
