@@ -1,5 +1,4 @@
 import { Kafka, type KafkaConfig, type Message, type Producer, type ProducerConfig } from 'kafkajs';
-import type { RecorderEvent } from '../../events/event.js';
 import { jsonOf } from '../../events/serialize.js';
 import type { Logger } from '../../log.js';
 import type { Metrics, OutputMeter } from '../../metrics/registry.js';
@@ -8,6 +7,7 @@ import type { BufferedRecord, EventMeta } from '../delivery/buffer.js';
 import type { WhenFull } from '../delivery/buffer-config.js';
 import { kafkaBinaryHeaders, kafkaHeadersSize } from '../delivery/cloudevents.js';
 import { DeliveryCore, type DeliveryOutcome } from '../delivery/core.js';
+import { DeliveringOutput } from '../delivery/delivering-output.js';
 import { openDeliveryBuffer } from '../delivery/open-buffer.js';
 import { RetryPolicy, type RetrySchedule } from '../delivery/retry.js';
 import type { Output, OutputDeps } from '../output.js';
@@ -58,7 +58,7 @@ const DISCONNECT_GRACE_MS = 500;
  * request that timed out may have been written, so a retry can duplicate it (consumers
  * de-duplicate by event id).
  */
-export class KafkaOutput implements Output {
+export class KafkaOutput extends DeliveringOutput implements Output {
   readonly name: string;
   readonly kind = 'kafka';
   readonly whenFull: WhenFull;
@@ -69,7 +69,7 @@ export class KafkaOutput implements Output {
   private readonly kafka: { producer(config: ProducerConfig): ProducerLike };
   private readonly sockets = new SocketRegistry();
   private readonly produceOpts: ProduceOptions;
-  private readonly core: DeliveryCore;
+  protected readonly core: DeliveryCore;
   private producer: ProducerLike;
 
   private state: State = 'idle';
@@ -93,6 +93,7 @@ export class KafkaOutput implements Output {
     deps: OutputDeps,
     opts: KafkaOutputOptions = {},
   ) {
+    super();
     registerSnappyCodec();
     this.name = config.name;
     this.whenFull = config.buffer.whenFull;
@@ -145,40 +146,13 @@ export class KafkaOutput implements Output {
     this.connect();
   }
 
-  send(line: Buffer, event: RecorderEvent): boolean {
-    return this.core.offer(line, event);
-  }
-
-  hasRoom(): boolean {
-    return this.core.hasRoom();
-  }
-
-  whenRoom(): Promise<void> {
-    return this.core.whenRoom();
-  }
-
-  committed(): Promise<boolean> {
-    return this.core.committed();
-  }
-
   /** After start, until connected (and again after a failure): a `block` Kafka output holds intake back meanwhile. */
-  failing(): boolean {
-    // A disk buffer keeps taking events while the brokers are unreachable (that is its job):
-    // it fails only when it cannot write itself.
-    if (this.core.buffer.type === 'disk') return this.bufferProblem() !== null;
+  protected destinationFailing(): boolean {
     return this.state !== 'idle' && !this.isUp();
   }
 
   isUp(): boolean {
     return this.up && this.bufferProblem() === null;
-  }
-
-  bufferProblem(): string | null {
-    return this.core.buffer.problem ?? null;
-  }
-
-  pending(): number {
-    return this.core.pending;
   }
 
   close(budgetMs: number): Promise<void> {

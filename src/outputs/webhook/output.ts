@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { ConnectionOptions } from 'node:tls';
 import { Pool } from 'undici';
-import type { RecorderEvent } from '../../events/event.js';
 import { tlsClientOptions } from '../../lib/tls.js';
 import type { Logger } from '../../log.js';
 import type { DropReason } from '../../metrics/drop-reason.js';
@@ -9,6 +8,7 @@ import type { OutputMeter } from '../../metrics/registry.js';
 import type { DeliveryBatch } from '../delivery/batcher.js';
 import type { WhenFull } from '../delivery/buffer-config.js';
 import { DeliveryCore, type DeliveryOutcome } from '../delivery/core.js';
+import { DeliveringOutput } from '../delivery/delivering-output.js';
 import { openDeliveryBuffer } from '../delivery/open-buffer.js';
 import { RetryPolicy } from '../delivery/retry.js';
 import type { Output, OutputDeps } from '../output.js';
@@ -45,7 +45,7 @@ interface LoggedError {
  * with jittered exponential backoff (or the receiver's Retry-After) while holding its worker.
  * Every event taken by `send` ends in exactly one of written / lost(reason) (docs/metrics.md).
  */
-export class WebhookOutput implements Output {
+export class WebhookOutput extends DeliveringOutput implements Output {
   readonly name: string;
   readonly kind = 'webhook';
   readonly whenFull: WhenFull;
@@ -57,7 +57,7 @@ export class WebhookOutput implements Output {
   private readonly path: string;
   private readonly requests: RequestBuilder;
   private readonly redactor: Redactor;
-  private readonly core: DeliveryCore;
+  protected readonly core: DeliveryCore;
   private readonly retryPolicy: RetryPolicy;
   private started = false;
   private readonly retryForever: boolean;
@@ -71,6 +71,7 @@ export class WebhookOutput implements Output {
     private readonly config: WebhookOutputConfig,
     deps: OutputDeps,
   ) {
+    super();
     this.name = config.name;
     this.whenFull = config.buffer.whenFull;
     this.meter = deps.metrics.forOutput(config.name, this);
@@ -135,40 +136,13 @@ export class WebhookOutput implements Output {
     this.core.wake();
   }
 
-  send(line: Buffer, event: RecorderEvent): boolean {
-    return this.core.offer(line, event);
-  }
-
-  hasRoom(): boolean {
-    return this.core.hasRoom();
-  }
-
-  whenRoom(): Promise<void> {
-    return this.core.whenRoom();
-  }
-
-  committed(): Promise<boolean> {
-    return this.core.committed();
-  }
-
   /** After start: optimistic until attempts fail (see `isUp`). */
-  failing(): boolean {
-    // A disk buffer keeps taking events while the receiver is down (that is its job): it
-    // fails only when it cannot write itself.
-    if (this.core.buffer.type === 'disk') return this.bufferProblem() !== null;
+  protected destinationFailing(): boolean {
     return this.started && !this.isUp();
   }
 
   isUp(): boolean {
     return this.up && !this.core.closed && this.bufferProblem() === null;
-  }
-
-  bufferProblem(): string | null {
-    return this.core.buffer.problem ?? null;
-  }
-
-  pending(): number {
-    return this.core.pending;
   }
 
   close(budgetMs: number): Promise<void> {

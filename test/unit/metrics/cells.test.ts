@@ -3,7 +3,7 @@
  * prom-client updates would have shown. The histogram test also guards the one place
  * that reaches into prom-client's internals (see src/metrics/cells.ts).
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { CounterCells, HistogramCells } from '../../../src/metrics/cells.js';
 import { Metrics } from '../../../src/metrics/registry.js';
