@@ -87,7 +87,11 @@ export class ConfigWatcher {
     // Logged once chokidar has looked at every path: a change made before then can go unseen.
     this.ready = new Promise((resolveReady) =>
       watcher.once('ready', () => {
-        resolveReady();
+        // In polling mode chokidar's 'ready' comes before node's fs.watchFile has taken the
+        // baseline stat it compares against (an asynchronous stat with no event of its own), so a
+        // write in between would be the baseline and go unseen. One poll interval later the
+        // baseline is taken: only then is the watch really looking.
+        setTimeout(resolveReady, this.pollIntervalMs).unref();
         if (this.watcher !== watcher) return;
         const folders = [...new Set(this.files.map((f) => dirname(f)))];
         this.logger.debug('watching config files', { folders, paths: [...next] });
