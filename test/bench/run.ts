@@ -18,7 +18,7 @@ import type { BenchOptions, BenchResult } from './types.js';
 import { benchWebhook } from './webhook.bench.js';
 
 /**
- * `npm run bench [-- --quick] [-- --out FILE] [-- --only NAME,...] [-- --build] [-- --node PATH ...]`:
+ * `npm run bench [-- --quick] [-- --out FILE] [-- --only NAME,...] [-- --build] [-- --node PATH ...] [-- --cpu-prof DIR]`:
  * runs every scenario, prints a table and writes JSON with the machine's facts. It measures; it
  * asserts nothing. `--only` takes scenario numbers or short names: `--only 1,latency,kafka`. dist/ is
  * rebuilt first when a source is newer than it, or always with `--build`.
@@ -26,6 +26,9 @@ import { benchWebhook } from './webhook.bench.js';
  * `--node PATH` runs the whole bench (daemon, ceilings, load generators) under that Node binary;
  * given more than once, it runs once per binary, writes one JSON per runtime next to `--out`
  * (`results.node-v26.12.1.json`) and prints the runtimes side by side.
+ *
+ * `--cpu-prof DIR` writes CPU profiles of the measured variants to DIR (cpu-profile.ts);
+ * `tsx test/bench/profile-summary.ts DIR/NAME*` sums their self time per function.
  */
 interface Scenario {
   id: number;
@@ -109,13 +112,18 @@ async function main(): Promise<void> {
       only: { type: 'string' },
       build: { type: 'boolean' },
       node: { type: 'string', multiple: true },
+      'cpu-prof': { type: 'string' },
     },
   });
   if (values.node !== undefined && values.node.length > 0) {
     await underOtherNodes(values.node, values);
     return;
   }
-  const opts: BenchOptions = { quick: values.quick === true, context: {} };
+  const opts: BenchOptions = {
+    quick: values.quick === true,
+    context: {},
+    ...(values['cpu-prof'] !== undefined ? { cpuProfDir: resolve(values['cpu-prof']) } : {}),
+  };
   const out = resolve(values.out ?? resolve(ROOT, 'bench/results.json'));
   const scenarios = selected(values.only);
   // A quick run boots the broker while tsc builds, when nothing is being measured; a full
@@ -186,7 +194,7 @@ function versionOf(node: string): string {
  */
 async function underOtherNodes(
   nodes: string[],
-  values: { quick?: boolean; out?: string; only?: string; build?: boolean },
+  values: { quick?: boolean; out?: string; only?: string; build?: boolean; 'cpu-prof'?: string },
 ): Promise<void> {
   const out = resolve(values.out ?? resolve(ROOT, 'bench/results.json'));
   if (values.build === true || distIsStale()) await build();
@@ -202,6 +210,7 @@ async function underOtherNodes(
       file,
       ...(values.quick === true ? ['--quick'] : []),
       ...(values.only !== undefined ? ['--only', values.only] : []),
+      ...(values['cpu-prof'] !== undefined ? ['--cpu-prof', resolve(values['cpu-prof'], version)] : []),
     ];
     process.stderr.write(`\n=== bench on node ${version} (${node})\n`);
     const code = await new Promise<number | null>((done, reject) => {

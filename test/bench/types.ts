@@ -27,4 +27,6 @@ export interface BenchOptions {
   quick: boolean;
   /** Shared between the scenarios of one run. */
   context: BenchContext;
+  /** `--cpu-prof DIR`: where measured variants write their CPU profiles (cpu-profile.ts). */
+  cpuProfDir?: string;
 }

@@ -10,6 +10,7 @@ import type { WebhookOutputConfig } from '../../src/outputs/webhook/config.js';
 import { WebhookOutput } from '../../src/outputs/webhook/output.js';
 import { parseConfigText } from '../../src/recorder-config/load.js';
 import { registrySum } from '../helpers/metrics.js';
+import { profiled } from './cpu-profile.js';
 import { alertItems, type BenchItem } from './events.js';
 import { startBareServer } from './processes.js';
 import { median, round } from './stats.js';
@@ -17,6 +18,8 @@ import type { BenchOptions, BenchResult } from './types.js';
 
 const WORKERS = 4;
 const QUEUE_SIZE = 8192;
+/** Issue 15: a disk-buffered output at >= 0.8 of the memory-buffered one's throughput. */
+export const DISK_RATIO_TARGET = 0.8;
 
 /** Realistic Coroot alert events (about 720 bytes of JSON each), all distinct. */
 function makeItems(n: number): BenchItem[] {
@@ -138,12 +141,30 @@ export async function benchWebhook(opts: BenchOptions): Promise<BenchResult[]> {
   const single: number[] = [];
   const batched: Array<{ eventsPerSec: number; requestsPerSec: number }> = [];
   const batchedDisk: number[] = [];
+  /** Disk over memory per round: adjacent runs see nearly the same machine. */
+  const diskRatios: number[] = [];
+  const prof = opts.cpuProfDir;
   try {
     for (let r = 0; r < rounds; r++) {
       bare.push(await bareUndici(url, body, warmupSec, durationSec));
       single.push((await driveOutput(url, items, false, warmupSec, durationSec)).eventsPerSec);
-      batched.push(await driveOutput(url, items, true, warmupSec, durationSec));
-      batchedDisk.push((await driveOutput(url, items, true, warmupSec, durationSec, true)).eventsPerSec);
+      // Memory and disk back to back, the order flipped every round.
+      const memory = () =>
+        profiled(prof, 'webhook-memory', () => driveOutput(url, items, true, warmupSec, durationSec));
+      const disk = () =>
+        profiled(prof, 'webhook-disk', () => driveOutput(url, items, true, warmupSec, durationSec, true));
+      let mem: Awaited<ReturnType<typeof memory>>;
+      let d: Awaited<ReturnType<typeof disk>>;
+      if (r % 2 === 0) {
+        mem = await memory();
+        d = await disk();
+      } else {
+        d = await disk();
+        mem = await memory();
+      }
+      batched.push(mem);
+      batchedDisk.push(d.eventsPerSec);
+      diskRatios.push(d.eventsPerSec / Math.max(1, mem.eventsPerSec));
     }
   } finally {
     await receiver.stop();
@@ -172,8 +193,10 @@ export async function benchWebhook(opts: BenchOptions): Promise<BenchResult[]> {
       unit: 'events/s',
       value: round(median(batchedDisk), 0),
       ceiling: round(batchedEvents, 0),
-      ratio: round(median(batchedDisk) / Math.max(1, batchedEvents), 3),
-      note: `ceiling: the memory-buffered batched run above, alternating with it; target ratio >= 0.8 (issue 15); sync: normal; ${rounds} round(s) x ${durationSec}s`,
+      ratio: round(median(diskRatios), 3),
+      target: `>= ${DISK_RATIO_TARGET} of the memory-buffered run`,
+      met: median(diskRatios) >= DISK_RATIO_TARGET,
+      note: `ceiling: the memory-buffered batched run above; ratio: median over rounds of disk / memory run back to back (order flipped each round): ${diskRatios.map((x) => round(x, 2)).join(', ')}; sync: normal; ${rounds} round(s) x ${durationSec}s`,
     },
   ];
 }
