@@ -35,6 +35,12 @@ export interface DeliveryBuffer {
   /** True when a `push` now would return false. */
   readonly full: boolean;
   /**
+   * Calls `listener` whenever room may have been freed (records handed out or acknowledged,
+   * disk space freed, writes succeeding again, close), so a `when_full: block` output can wake
+   * the write loop without polling. Returns the unsubscribe function.
+   */
+  onRoom(listener: () => void): () => void;
+  /**
    * Resolves once every record pushed before the call is as durable as this buffer makes
    * it (memory: at once; disk: written, and fdatasync'ed under `sync: full`). Acknowledgements
    * to senders wait on this; one commit serves every caller that arrived while it ran.

@@ -8,7 +8,6 @@ import type { OutputMeter } from '../../metrics/registry.js';
 import { Batcher, type BatchLimits, type DeliveryBatch } from './batcher.js';
 import type { DeliveryBuffer, EventMeta } from './buffer.js';
 import { DropLogThrottle } from './drop-log.js';
-import { pollForRoom } from './room.js';
 
 /** How one delivery of a batch ended. */
 export type DeliveryOutcome =
@@ -88,6 +87,9 @@ export class DeliveryCore {
   /** Backoff waits in progress, with the performance.now() at which each ends. */
   private readonly waits = new Map<AbortController, number>();
   private readonly settled = new ConditionWaiters();
+  /** `when_full: block`: the write loop waiting for room (the buffer says when it frees some). */
+  private readonly room = new ConditionWaiters();
+  private readonly stopRoomEvents: () => void;
   private closing: Promise<number> | null = null;
 
   constructor(
@@ -99,7 +101,7 @@ export class DeliveryCore {
     this.meter = opts.meter;
     this.log = opts.log;
     this.meter.trackBuffer(this.buffer);
-    // A disk buffer may start with a backlog from the previous process.
+    this.stopRoomEvents = this.buffer.onRoom(() => this.room.changed());
   }
 
   /** A disk buffer keeps what is not delivered across a close: nothing is given up at shutdown. */
@@ -132,9 +134,9 @@ export class DeliveryCore {
     return !this.accepting || !this.buffer.full;
   }
 
-  /** `Output.whenRoom()`: the buffer does not announce freed slots, so look again every few ms. */
+  /** `Output.whenRoom()`: resolves when the buffer announces freed room, or close begins. */
   whenRoom(): Promise<void> {
-    return pollForRoom(() => this.hasRoom());
+    return this.room.until(() => this.hasRoom(), Number.POSITIVE_INFINITY).then(() => undefined);
   }
 
   /**
@@ -218,7 +220,11 @@ export class DeliveryCore {
   }
 
   private async drainAndClose(budgetMs: number): Promise<number> {
-    const lost = this.durable ? await this.stopDurable(budgetMs) : await this.drainMemory(budgetMs);
+    const closing = this.durable ? this.stopDurable(budgetMs) : this.drainMemory(budgetMs);
+    // `accepting` went false synchronously above: a held-back write loop may go on (offer counts `closed`).
+    this.room.changed();
+    const lost = await closing;
+    this.stopRoomEvents();
     this.meter.untrackBuffer(this.buffer);
     return lost;
   }

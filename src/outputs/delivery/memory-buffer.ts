@@ -1,4 +1,5 @@
 import type { BufferedRecord, DeliveryBuffer, EventMeta } from './buffer.js';
+import { RoomListeners } from './room.js';
 
 /**
  * What `capacity` bounds. `held`: every record not yet acknowledged (waiting, in flight,
@@ -34,6 +35,7 @@ export class MemoryBuffer implements DeliveryBuffer {
   private closed = false;
   private readonly readers: PendingRead[] = [];
   private wakeScheduled = false;
+  private readonly room = new RoomListeners();
 
   constructor(
     readonly capacity: number,
@@ -50,6 +52,10 @@ export class MemoryBuffer implements DeliveryBuffer {
 
   get length(): number {
     return this.waiting + this.handedOut;
+  }
+
+  onRoom(listener: () => void): () => void {
+    return this.room.add(listener);
   }
 
   get bytes(): number {
@@ -85,6 +91,8 @@ export class MemoryBuffer implements DeliveryBuffer {
       this.handedOut--;
       this.handedOutBytes -= record.line.length;
     }
+    // A `held` bound frees its slots here (a `waiting` one did at `take`).
+    if (this.bound === 'held' && records.length > 0) this.room.notify();
   }
 
   close(): Promise<number> {
@@ -95,6 +103,7 @@ export class MemoryBuffer implements DeliveryBuffer {
     while (this.waiting > 0) this.shift();
     this.handedOut = 0;
     this.handedOutBytes = 0;
+    this.room.notify();
     return Promise.resolve(discarded);
   }
 
@@ -127,6 +136,7 @@ export class MemoryBuffer implements DeliveryBuffer {
     }
     this.handedOut += out.length;
     this.handedOutBytes += bytes;
+    if (this.bound === 'waiting' && out.length > 0) this.room.notify();
     return out;
   }
 

@@ -149,6 +149,10 @@ class DiskLease implements DeliveryBuffer {
     return this.closed || this.shared.buffer.full;
   }
 
+  onRoom(listener: () => void): () => void {
+    return this.shared.buffer.onRoom(listener);
+  }
+
   committed(): Promise<void> {
     return this.shared.buffer.committed();
   }

@@ -1,15 +1,18 @@
 /**
- * `Output.whenRoom()` for an output whose buffer does not announce when it frees a slot:
- * looks again every `intervalMs`. Only a `when_full: block` output is ever asked, and only
- * while the write loop is held back by it, so the timer runs only then.
+ * The listeners of `DeliveryBuffer.onRoom`: a buffer calls `notify` wherever it may have freed
+ * room. Cheap enough for the paths that run per batch (a Set of usually one listener).
  */
-export function pollForRoom(hasRoom: () => boolean, intervalMs = 5): Promise<void> {
-  if (hasRoom()) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setInterval(() => {
-      if (!hasRoom()) return;
-      clearInterval(timer);
-      resolve();
-    }, intervalMs);
-  });
+export class RoomListeners {
+  private readonly listeners = new Set<() => void>();
+
+  add(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  notify(): void {
+    for (const listener of this.listeners) listener();
+  }
 }

@@ -21,6 +21,24 @@ describe('ConditionWaiters', () => {
     expect(await second).toBe(true);
   });
 
+  it('waits without a time limit for Infinity (no 1 ms timer)', async () => {
+    const waiters = new ConditionWaiters();
+    let ready = false;
+    let settled = false;
+    const waiting = waiters
+      .until(() => ready, Number.POSITIVE_INFINITY)
+      .then((v) => {
+        settled = true;
+        return v;
+      });
+    await new Promise((r) => setTimeout(r, 20));
+    waiters.changed();
+    expect(settled).toBe(false);
+    ready = true;
+    waiters.changed();
+    expect(await waiting).toBe(true);
+  });
+
   it('resolves false when the time runs out first', async () => {
     const waiters = new ConditionWaiters();
     expect(await waiters.until(() => false, 5)).toBe(false);

@@ -24,6 +24,7 @@ import type { Logger } from '../../../log.js';
 import type { BufferedRecord, DeliveryBuffer, EventMeta } from '../buffer.js';
 import { Ledger } from './ledger.js';
 import { acquireLock, type DirLock } from './lock.js';
+import { RoomListeners } from '../room.js';
 import { encodeRecord } from './record.js';
 import { decodeChunk, segmentFirstSeqs, segmentPath } from './segments.js';
 
@@ -144,6 +145,7 @@ export class DiskBuffer implements DeliveryBuffer {
   private closing = false;
   private readonly ledger: Ledger;
   private readonly lock: DirLock;
+  private readonly room = new RoomListeners();
 
   /**
    * Opens the buffer in `options.dir`: takes the lock (throws `BufferLockedError` when
@@ -236,6 +238,10 @@ export class DiskBuffer implements DeliveryBuffer {
 
   get bytes(): number {
     return this.segmentTotal + this.stagedBytes;
+  }
+
+  onRoom(listener: () => void): () => void {
+    return this.room.add(listener);
   }
 
   get full(): boolean {
@@ -337,6 +343,7 @@ export class DiskBuffer implements DeliveryBuffer {
     this.readerFd = null;
     this.ledger.close();
     this.lock.release();
+    this.room.notify();
     return lost;
   }
 
@@ -557,6 +564,7 @@ export class DiskBuffer implements DeliveryBuffer {
     this.stagedBytes -= bytes;
     if (this.options.sync === 'full') this.syncedSeq = this.writtenSeq;
     this.resolveCommits();
+    this.room.notify();
   }
 
   private async sealTail(tail: Segment): Promise<void> {
@@ -600,7 +608,10 @@ export class DiskBuffer implements DeliveryBuffer {
       this.segmentTotal -= oldest.size;
       removed = true;
     }
-    if (removed) await fsyncDirAsync(this.options.dir).catch(() => undefined);
+    if (removed) {
+      this.room.notify();
+      await fsyncDirAsync(this.options.dir).catch(() => undefined);
+    }
   }
 
   // --- reading ---------------------------------------------------------------------------
