@@ -309,8 +309,7 @@ export class DiskBuffer implements DeliveryBuffer {
   async close(): Promise<number> {
     if (this.closing) return 0;
     this.closing = true;
-    clearInterval(this.timer);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.stopTimers();
     for (const w of this.readWaiters.splice(0)) w.resolve([]);
     while (this.pumping) await this.pumping;
     let lost = 0;
@@ -335,12 +334,7 @@ export class DiskBuffer implements DeliveryBuffer {
         events: this.length,
       });
     }
-    for (const s of this.segments) {
-      if (s.fd !== null) closeSync(s.fd);
-      s.fd = null;
-    }
-    if (this.readerFd) closeSync(this.readerFd.fd);
-    this.readerFd = null;
+    this.closeDescriptors();
     this.ledger.close();
     this.lock.release();
     this.room.notify();
@@ -366,14 +360,30 @@ export class DiskBuffer implements DeliveryBuffer {
    */
   async crashForTest(): Promise<void> {
     this.closing = true;
-    clearInterval(this.timer);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.stopTimers();
     for (const w of this.readWaiters.splice(0)) w.resolve([]);
     while (this.pumping) await this.pumping;
-    for (const s of this.segments) if (s.fd !== null) closeSync(s.fd);
-    if (this.readerFd) closeSync(this.readerFd.fd);
+    this.closeDescriptors();
     this.ledger.close();
     this.lock.forget();
+  }
+
+  private stopTimers(): void {
+    clearInterval(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.readRetry) clearTimeout(this.readRetry);
+    this.readRetry = null;
+  }
+
+  /** Every descriptor this buffer holds (segments, the reader's), without syncing; none is closed twice. */
+  private closeDescriptors(): void {
+    for (const s of this.segments) {
+      if (s.fd !== null) closeSync(s.fd);
+      s.fd = null;
+    }
+    if (this.readerFd) closeSync(this.readerFd.fd);
+    this.readerFd = null;
   }
 
   // --- acknowledgement bookkeeping -------------------------------------------------------
