@@ -67,7 +67,8 @@ async function driveOutput(
     if (!feeding) return;
     while (out.pending() < QUEUE_SIZE) {
       const item = items[i++ % items.length] as BenchItem;
-      out.send(item.line, item.event);
+      // Refused (full): counted by the output; try again on the next tick instead of spinning.
+      if (!out.send(item.line, item.event)) break;
     }
     // A timer, not setImmediate: a spinning feeder would steal the CPU the receiver and the output need.
     setTimeout(feed, 1);

@@ -15,23 +15,23 @@ import {
   truncateSync,
   unlink,
   unlinkSync,
-  writev,
+  write,
 } from 'node:fs';
 import { promisify } from 'node:util';
 import { Backoff } from '../../../lib/backoff.js';
 import { errnoCode } from '../../../lib/errno.js';
 import type { Logger } from '../../../log.js';
 import type { BufferedRecord, DeliveryBuffer, EventMeta } from '../buffer.js';
+import { RoomListeners } from '../room.js';
 import { Ledger } from './ledger.js';
 import { acquireLock, type DirLock } from './lock.js';
-import { RoomListeners } from '../room.js';
-import { encodeRecord } from './record.js';
+import { encodeRecordInto, recordSize } from './record.js';
 import { decodeChunk, segmentFirstSeqs, segmentPath } from './segments.js';
 
 const openAsync = promisify(open);
 const closeAsync = promisify(close);
 const readAsync = promisify(read);
-const writevAsync = promisify(writev);
+const writeAsync = promisify(write);
 const fdatasyncAsync = promisify(fdatasync);
 const fsyncAsync = promisify(fsync);
 const ftruncateAsync = promisify(ftruncate);
@@ -46,7 +46,7 @@ export interface DiskBufferOptions {
   readonly sync: 'normal' | 'full';
   readonly flushIntervalMs: number;
   readonly log: Logger;
-  /** Segment size (default 4 MiB, at most a quarter of `maxBytes` so freeing keeps up). */
+  /** Segment size (default 8 MiB, at most a quarter of `maxBytes` so freeing keeps up). */
   readonly segmentBytes?: number;
   /** Records found unreadable (bad checksum, missing segment): the caller counts them `corrupted`. */
   readonly onCorrupted?: (count: number) => void;
@@ -54,11 +54,20 @@ export interface DiskBufferOptions {
 
 /** The ledger and lock files, counted against `max_size` so the directory stays within it. */
 const METADATA_RESERVE = 4096;
-const DEFAULT_SEGMENT_BYTES = 4 * 1024 * 1024;
-/** Most bytes taken from memory into one writev. */
-const MAX_WRITE_BATCH = 4 * 1024 * 1024;
+const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
+/**
+ * Most bytes encoded into one write. Each write is a round trip to the libuv pool, which on a
+ * busy machine takes tens of milliseconds however small the write: throughput is this much per
+ * round trip, so one write takes everything staged meanwhile, up to a segment.
+ */
+const MAX_WRITE_BATCH = 8 * 1024 * 1024;
 /** Records pushed but not yet written may hold at most this much memory (a stalled disk is "full"). */
 const MAX_STAGED_BYTES = 32 * 1024 * 1024;
+/**
+ * Written records the reader has not taken yet stay in memory up to this many (encoded) bytes,
+ * so a reader that keeps up with the writer never reads, checks and decodes the files again.
+ */
+const RETAIN_BYTES = 16 * 1024 * 1024;
 /** Read-ahead from a segment file per `read`. */
 const READ_CHUNK = 256 * 1024;
 
@@ -76,7 +85,8 @@ interface Segment {
 
 interface Entry {
   readonly record: BufferedRecord;
-  readonly encoded: Buffer;
+  /** Encoded bytes (record.ts recordSize). */
+  readonly size: number;
   /** Where the record landed, once written. */
   seg: Segment | null;
   end: number;
@@ -92,11 +102,13 @@ interface ReadWaiter {
  * A `DeliveryBuffer` on disk: an append-only log of segment files, a ledger of what was
  * delivered and a lock (docs/architecture.md, "Disk buffers").
  *
- * `push` encodes the record and stages it in memory (synchronously); one background pump
- * appends staged records with writev on the libuv pool, fdatasyncs per `sync`, writes the
- * ledger and deletes segments the ledger has passed. `read` hands out staged records
- * straight from memory when delivery keeps up and reads segment files in bounded chunks
- * when it lags, so the backlog never has to fit in memory.
+ * `push` stages the record in memory (synchronously); in the background a write lane encodes
+ * staged records into one buffer and appends it with one write on the libuv pool (fdatasync
+ * before acknowledging under `sync: full`), and a maintenance lane fdatasyncs every flush
+ * interval (`sync: normal`), writes the ledger and deletes segments the ledger has passed. `read` hands out
+ * records straight from memory while delivery keeps up (written records stay there until
+ * taken, up to RETAIN_BYTES) and reads segment files in bounded chunks when it lags, so the
+ * backlog never has to fit in memory.
  */
 export class DiskBuffer implements DeliveryBuffer {
   readonly type = 'disk' as const;
@@ -106,10 +118,24 @@ export class DiskBuffer implements DeliveryBuffer {
   private readonly log: Logger;
 
   private readonly segments: Segment[] = [];
-  /** Records pushed and not yet written (the first `writing` of them are being written). */
+  /**
+   * Records in memory in sequence order from `mem[memHead]`, without gaps: written ones the
+   * reader has not taken yet (at most RETAIN_BYTES), then every record not yet written.
+   */
   private mem: Entry[] = [];
   private memHead = 0;
+  /** Encoded bytes of the records not yet written. */
   private stagedBytes = 0;
+  /** Encoded bytes of the written records still in `mem`. */
+  private retainedBytes = 0;
+  /** The write buffer, reused: the write lane runs one write at a time. */
+  private scratch: Buffer | null = null;
+  /** `sync: normal`: descriptors of segments sealed since the last fdatasync; the next flush syncs and closes them. */
+  private readonly unsyncedSealed: number[] = [];
+  /** `sync: normal`: a segment was created since the last flush; its directory entry is synced with it. */
+  private dirUnsynced = false;
+  private readonly room = new RoomListeners();
+  private readWakeScheduled = false;
   private segmentTotal = 0;
   private nextSeq: number;
   private writtenSeq: number;
@@ -131,7 +157,9 @@ export class DiskBuffer implements DeliveryBuffer {
   private readRetry: NodeJS.Timeout | null = null;
 
   private readonly commitWaiters: Array<{ target: number; resolve: () => void }> = [];
-  private pumping: Promise<void> | null = null;
+  /** The write lane and the maintenance lane while they run (see kick). */
+  private writing: Promise<void> | null = null;
+  private maintaining: Promise<void> | null = null;
   private syncDue = false;
   private ledgerDue = false;
   private rollRequested = false;
@@ -145,7 +173,6 @@ export class DiskBuffer implements DeliveryBuffer {
   private closing = false;
   private readonly ledger: Ledger;
   private readonly lock: DirLock;
-  private readonly room = new RoomListeners();
 
   /**
    * Opens the buffer in `options.dir`: takes the lock (throws `BufferLockedError` when
@@ -269,17 +296,23 @@ export class DiskBuffer implements DeliveryBuffer {
 
   push(line: Buffer, meta: EventMeta): boolean {
     if (this.closing || this.writeError !== null) return false;
+    const size = recordSize(line);
+    this.lastRecordBytes = size;
+    if (this.bytes + size > this.budget || this.stagedBytes + size > MAX_STAGED_BYTES) return false;
     const seq = this.nextSeq;
-    const encoded = encodeRecord(seq, line, meta);
-    this.lastRecordBytes = encoded.length;
-    if (this.bytes + encoded.length > this.budget || this.stagedBytes + encoded.length > MAX_STAGED_BYTES) {
-      return false;
-    }
-    this.mem.push({ record: { seq, line, meta }, encoded, seg: null, end: 0 });
-    this.stagedBytes += encoded.length;
+    this.mem.push({ record: { seq, line, meta }, size, seg: null, end: 0 });
+    this.stagedBytes += size;
     this.nextSeq = seq + 1;
-    this.kick();
-    if (this.readWaiters.length > 0) this.serveReads();
+    this.kickWriter();
+    if (this.readWaiters.length > 0 && !this.readWakeScheduled) {
+      // In a microtask, not inside push: the write loop pushes a whole turn's events
+      // synchronously, and they should reach the waiting reader together.
+      this.readWakeScheduled = true;
+      queueMicrotask(() => {
+        this.readWakeScheduled = false;
+        this.serveReads();
+      });
+    }
     return true;
   }
 
@@ -291,6 +324,15 @@ export class DiskBuffer implements DeliveryBuffer {
 
   read(maxEvents: number, maxBytes: number): Promise<BufferedRecord[]> {
     if (this.closing) return Promise.resolve([]);
+    // Delivery keeps up: the next records are in memory, no need to queue behind the read loop.
+    if (
+      this.readWaiters.length === 0 &&
+      !this.reading &&
+      this.readSeq >= this.memFirst() &&
+      this.readSeq < this.nextSeq
+    ) {
+      return Promise.resolve(this.takeFromMemory(Math.max(1, maxEvents), maxBytes));
+    }
     return new Promise((resolve) => {
       this.readWaiters.push({ maxEvents: Math.max(1, maxEvents), maxBytes, resolve });
       this.serveReads();
@@ -299,7 +341,18 @@ export class DiskBuffer implements DeliveryBuffer {
 
   ack(records: readonly BufferedRecord[]): void {
     const before = this.acked;
-    for (const r of records) this.markDone(r.seq, r.seq);
+    // A batch is usually one run of consecutive sequence numbers: mark runs, not records.
+    let i = 0;
+    while (i < records.length) {
+      const start = (records[i] as BufferedRecord).seq;
+      let end = start;
+      while (i + 1 < records.length && (records[i + 1] as BufferedRecord).seq === end + 1) {
+        end++;
+        i++;
+      }
+      this.markDone(start, end);
+      i++;
+    }
     if (this.acked !== before && this.freeable()) {
       this.ledgerDue = true;
       this.kick();
@@ -311,10 +364,14 @@ export class DiskBuffer implements DeliveryBuffer {
     this.closing = true;
     this.stopTimers();
     for (const w of this.readWaiters.splice(0)) w.resolve([]);
-    while (this.pumping) await this.pumping;
+    await this.lanesIdle();
     let lost = 0;
     try {
-      if (this.staged() > 0) await this.writeBatch(true);
+      // Batch by batch until everything is written or a write fails.
+      for (let left = this.staged(); left > 0; left = this.staged()) {
+        await this.writeBatch(true);
+        if (this.staged() >= left) break;
+      }
       lost = this.staged();
       if (lost > 0) {
         this.log.error('disk buffer: could not write records at shutdown', { dir: this.options.dir, lost });
@@ -362,7 +419,7 @@ export class DiskBuffer implements DeliveryBuffer {
     this.closing = true;
     this.stopTimers();
     for (const w of this.readWaiters.splice(0)) w.resolve([]);
-    while (this.pumping) await this.pumping;
+    await this.lanesIdle();
     this.closeDescriptors();
     this.ledger.close();
     this.lock.forget();
@@ -376,12 +433,13 @@ export class DiskBuffer implements DeliveryBuffer {
     this.readRetry = null;
   }
 
-  /** Every descriptor this buffer holds (segments, the reader's), without syncing; none is closed twice. */
+  /** Every descriptor this buffer holds (segments, sealed ones awaiting their sync, the reader's), without syncing. */
   private closeDescriptors(): void {
     for (const s of this.segments) {
       if (s.fd !== null) closeSync(s.fd);
       s.fd = null;
     }
+    for (const fd of this.unsyncedSealed.splice(0)) closeSync(fd);
     if (this.readerFd) closeSync(this.readerFd.fd);
     this.readerFd = null;
   }
@@ -419,11 +477,36 @@ export class DiskBuffer implements DeliveryBuffer {
   private firstSeqAfter(i: number): number {
     const next = this.segments[i + 1];
     if (next) return next.first;
-    return this.staged() > 0 ? (this.mem[this.memHead] as Entry).record.seq : this.nextSeq;
+    return this.writtenSeq + 1;
   }
 
+  /** Records pushed and not yet written: the last ones in `mem`. */
   private staged(): number {
-    return this.mem.length - this.memHead;
+    return this.nextSeq - 1 - this.writtenSeq;
+  }
+
+  /** The sequence number of the oldest record in memory (nextSeq when there is none). */
+  private memFirst(): number {
+    return this.memHead < this.mem.length ? (this.mem[this.memHead] as Entry).record.seq : this.nextSeq;
+  }
+
+  /**
+   * Lets go of written records the reader has taken, and of the oldest written ones beyond
+   * RETAIN_BYTES (the reader finds those in the files).
+   */
+  private trimMemory(): void {
+    while (this.memHead < this.mem.length) {
+      const e = this.mem[this.memHead] as Entry;
+      if (e.seg === null) break;
+      if (e.record.seq >= this.readSeq && this.retainedBytes <= RETAIN_BYTES) break;
+      this.mem[this.memHead] = undefined as unknown as Entry;
+      this.memHead++;
+      this.retainedBytes -= e.size;
+    }
+    if (this.memHead > 1024 && this.memHead * 2 > this.mem.length) {
+      this.mem = this.mem.slice(this.memHead);
+      this.memHead = 0;
+    }
   }
 
   private committedSeq(): number {
@@ -437,21 +520,52 @@ export class DiskBuffer implements DeliveryBuffer {
     for (const w of this.commitWaiters.splice(0, n)) w.resolve();
   }
 
-  // --- the pump: every file mutation runs here, one at a time ----------------------------
+  // --- background work: two lanes, each one step at a time ---------------------------------
+  //
+  // The write lane appends staged records; the maintenance lane fdatasyncs (sync: normal),
+  // writes the ledger and unlinks delivered segments. They run side by side so that a slow
+  // fdatasync (the disk flushing a flush interval's worth of data) never holds up appends:
+  // records keep reaching the page cache, and the sync covers what was written before it began.
+  // They touch different things: the write lane only the tail segment and segments it seals,
+  // the maintenance lane sealed segments, the ledger, and the tail only to fdatasync it.
 
   private kick(): void {
-    if (this.pumping || this.closing) return;
-    this.pumping = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.pump())
-      .finally(() => {
-        this.pumping = null;
-        if (!this.closing && this.hasWork()) this.kick();
+    this.kickWriter();
+    if (this.maintaining === null && this.maintenanceWork()) {
+      this.maintaining = this.lane(() => this.maintenanceTurns()).finally(() => {
+        this.maintaining = null;
+        if (this.maintenanceWork()) this.kick();
       });
+    }
   }
 
-  private hasWork(): boolean {
-    const canWrite = this.staged() > 0 && Date.now() >= this.retryAt;
-    return canWrite || this.syncDue || this.ledgerWork();
+  /** The write lane only: what a push creates (it runs per event, so it checks no more than that). */
+  private kickWriter(): void {
+    if (this.writing === null && this.writeWork()) {
+      this.writing = this.lane(() => this.writeTurns()).finally(() => {
+        this.writing = null;
+        if (this.writeWork()) this.kickWriter();
+      });
+    }
+  }
+
+  /** Starts `turns` after the current turn of the event loop: a turn's pushes go out in one write. */
+  private lane(turns: () => Promise<void>): Promise<void> {
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(turns);
+  }
+
+  /** Until both lanes are idle (close, crash). */
+  private async lanesIdle(): Promise<void> {
+    while (this.writing !== null || this.maintaining !== null)
+      await Promise.all([this.writing, this.maintaining]);
+  }
+
+  private writeWork(): boolean {
+    return !this.closing && this.staged() > 0 && Date.now() >= this.retryAt;
+  }
+
+  private maintenanceWork(): boolean {
+    return !this.closing && (this.syncDue || this.ledgerWork());
   }
 
   private ledgerWork(): boolean {
@@ -459,12 +573,26 @@ export class DiskBuffer implements DeliveryBuffer {
     return (this.ledgerDue && this.ledgerSeq !== this.acked) || this.freeable();
   }
 
-  private async pump(): Promise<void> {
+  private async writeTurns(): Promise<void> {
+    for (let turns = 0; turns < 64 && this.writeWork(); turns++) {
+      try {
+        await this.writeBatch(false);
+      } catch (err) {
+        // writeBatch handles write failures itself; this is sealing a segment failing (EIO).
+        this.log.error('disk buffer: background write failed', {
+          dir: this.options.dir,
+          err: errText(err),
+        });
+        this.retryLater(1000);
+        return;
+      }
+    }
+  }
+
+  private async maintenanceTurns(): Promise<void> {
     for (let turns = 0; turns < 64 && !this.closing; turns++) {
       try {
-        if (this.staged() > 0 && Date.now() >= this.retryAt) {
-          await this.writeBatch(false);
-        } else if (this.syncDue) {
+        if (this.syncDue) {
           this.syncDue = false;
           await this.syncTail();
         } else if (this.ledgerWork()) {
@@ -487,15 +615,30 @@ export class DiskBuffer implements DeliveryBuffer {
     }
   }
 
-  /** Appends staged records (one writev). On failure: truncate to the last whole record, back off. */
+  /** No write before `delay` ms from now; then the write lane starts again. */
+  private retryLater(delay: number): void {
+    this.retryAt = Date.now() + delay;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.kick();
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  /**
+   * Appends staged records: encoded into one buffer, one write. On failure: truncate to the
+   * last whole record, back off.
+   */
   private async writeBatch(final: boolean): Promise<void> {
-    const first = this.mem[this.memHead] as Entry;
+    const startIdx = this.mem.length - this.staged();
+    const first = this.mem[startIdx] as Entry;
     let tail = this.segments.at(-1);
     if (
       !tail ||
       tail.sealed ||
       this.rollRequested ||
-      (tail.size > 0 && tail.size + first.encoded.length > this.segmentBytes)
+      (tail.size > 0 && tail.size + first.size > this.segmentBytes)
     ) {
       // Also a tail reopened at start (no descriptor yet): the reader must see it sealed to move on.
       if (tail) await this.sealTail(tail);
@@ -504,18 +647,19 @@ export class DiskBuffer implements DeliveryBuffer {
       this.segments.push(tail);
     }
     const seg = tail;
-    const batch: Buffer[] = [];
+    let count = 0;
     let bytes = 0;
-    for (let i = this.memHead; i < this.mem.length; i++) {
+    for (let i = startIdx; i < this.mem.length; i++) {
+      const size = (this.mem[i] as Entry).size;
+      if (count > 0 && (seg.size + bytes + size > this.segmentBytes || bytes + size > MAX_WRITE_BATCH)) break;
+      bytes += size;
+      count++;
+    }
+    const out = this.writeBuffer(bytes);
+    for (let i = startIdx, at = 0; i < startIdx + count; i++) {
       const e = this.mem[i] as Entry;
-      if (
-        batch.length > 0 &&
-        (seg.size + bytes + e.encoded.length > this.segmentBytes || bytes > MAX_WRITE_BATCH)
-      ) {
-        break;
-      }
-      batch.push(e.encoded);
-      bytes += e.encoded.length;
+      encodeRecordInto(out, at, e.record.seq, e.record.line);
+      at += e.size;
     }
     const start = seg.size;
     try {
@@ -523,9 +667,13 @@ export class DiskBuffer implements DeliveryBuffer {
         // A segment still empty may never have been created (its first open failed, e.g. ENOSPC).
         const fresh = seg.size === 0;
         seg.fd = await openAsync(segmentPath(this.options.dir, seg.first), fresh ? 'w' : 'r+');
-        if (fresh) await fsyncDirAsync(this.options.dir);
+        // The new file's name must be durable with its records: at once under sync: full; under
+        // sync: normal with the next flush (a directory fsync waits for a journal commit, which
+        // can take long on a busy disk, and must not hold up appends).
+        if (fresh && this.options.sync === 'full') await fsyncDirAsync(this.options.dir);
+        else if (fresh) this.dirUnsynced = true;
       }
-      const { bytesWritten } = await writevAsync(seg.fd, batch, start);
+      const { bytesWritten } = await writeAsync(seg.fd, out, 0, bytes, start);
       if (bytesWritten !== bytes) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
       if (this.options.sync === 'full') await fdatasyncAsync(seg.fd);
     } catch (err) {
@@ -538,16 +686,7 @@ export class DiskBuffer implements DeliveryBuffer {
         });
       }
       this.writeError = why;
-      if (!final) {
-        const delay = this.writeBackoff.next();
-        this.retryAt = Date.now() + delay;
-        if (this.retryTimer) clearTimeout(this.retryTimer);
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = null;
-          this.kick();
-        }, delay);
-        this.retryTimer.unref();
-      }
+      if (!final) this.retryLater(this.writeBackoff.next());
       return;
     }
     if (this.writeError !== null) {
@@ -556,31 +695,44 @@ export class DiskBuffer implements DeliveryBuffer {
     }
     this.writeBackoff.reset();
     let offset = start;
-    for (let n = 0; n < batch.length; n++) {
-      const e = this.mem[this.memHead] as Entry;
-      offset += e.encoded.length;
+    for (let i = startIdx; i < startIdx + count; i++) {
+      const e = this.mem[i] as Entry;
+      offset += e.size;
       e.seg = seg;
       e.end = offset;
-      this.mem[this.memHead] = undefined as unknown as Entry;
-      this.memHead++;
-      this.writtenSeq = e.record.seq;
     }
-    if (this.memHead > 1024 && this.memHead * 2 > this.mem.length) {
-      this.mem = this.mem.slice(this.memHead);
-      this.memHead = 0;
-    }
+    this.writtenSeq = (this.mem[startIdx + count - 1] as Entry).record.seq;
     seg.size += bytes;
     this.segmentTotal += bytes;
     this.stagedBytes -= bytes;
+    this.retainedBytes += bytes;
+    this.trimMemory();
     if (this.options.sync === 'full') this.syncedSeq = this.writtenSeq;
     this.resolveCommits();
     this.room.notify();
   }
 
+  /**
+   * A buffer for `bytes` of encoded records: the reused one, grown in MiB steps to the largest
+   * write so far (at most MAX_WRITE_BATCH), or one of its own for a single larger record.
+   */
+  private writeBuffer(bytes: number): Buffer {
+    if (bytes > MAX_WRITE_BATCH) return Buffer.allocUnsafeSlow(bytes);
+    if (this.scratch === null || this.scratch.length < bytes) {
+      this.scratch = Buffer.allocUnsafeSlow(Math.min(MAX_WRITE_BATCH, Math.ceil(bytes / 2 ** 20) * 2 ** 20));
+    }
+    return this.scratch;
+  }
+
+  /**
+   * The writer moves to a new segment. `sync: full` synced every write already; `sync: normal`
+   * leaves the fdatasync to the next flush (syncTail), as for the tail: sealing does not wait
+   * for the disk.
+   */
   private async sealTail(tail: Segment): Promise<void> {
     if (tail.fd !== null) {
-      await fdatasyncAsync(tail.fd);
-      await closeAsync(tail.fd);
+      if (this.options.sync === 'full') await closeAsync(tail.fd);
+      else this.unsyncedSealed.push(tail.fd);
       tail.fd = null;
     }
     tail.sealed = true;
@@ -588,8 +740,22 @@ export class DiskBuffer implements DeliveryBuffer {
 
   private async syncTail(): Promise<void> {
     const target = this.writtenSeq;
+    // Segments sealed since the last sync first; a descriptor leaves the list only once synced.
+    while (this.unsyncedSealed.length > 0) {
+      const fd = this.unsyncedSealed[0] as number;
+      await fdatasyncAsync(fd);
+      this.unsyncedSealed.shift();
+      await closeAsync(fd);
+    }
     const tail = this.segments.at(-1);
     if (tail?.fd != null) await fdatasyncAsync(tail.fd);
+    if (this.dirUnsynced) {
+      this.dirUnsynced = false;
+      await fsyncDirAsync(this.options.dir).catch((err: unknown) => {
+        this.dirUnsynced = true;
+        throw err;
+      });
+    }
     this.syncedSeq = Math.max(this.syncedSeq, target);
     this.resolveCommits();
   }
@@ -614,6 +780,7 @@ export class DiskBuffer implements DeliveryBuffer {
       await unlinkAsync(segmentPath(this.options.dir, oldest.first)).catch((err: unknown) => {
         if (errnoCode(err) !== 'ENOENT') throw err;
       });
+      // The write lane only ever appends segments: the oldest is still first.
       this.segments.shift();
       this.segmentTotal -= oldest.size;
       removed = true;
@@ -683,26 +850,29 @@ export class DiskBuffer implements DeliveryBuffer {
 
   /** The next records from memory (delivery keeps up) or from the segment files (it lags). */
   private async take(maxEvents: number, maxBytes: number): Promise<BufferedRecord[]> {
-    const memFirst = this.staged() > 0 ? (this.mem[this.memHead] as Entry).record.seq : this.nextSeq;
-    if (this.readSeq >= memFirst) {
-      const out: BufferedRecord[] = [];
-      let bytes = 0;
-      for (
-        let i = this.memHead + (this.readSeq - memFirst);
-        i < this.mem.length && out.length < maxEvents;
-        i++
-      ) {
-        const e = this.mem[i] as Entry;
-        if (out.length > 0 && bytes + e.record.line.length > maxBytes) break;
-        bytes += e.record.line.length;
-        out.push(e.record);
-        this.lastTaken = e;
-      }
-      this.cursor = null;
-      this.readSeq += out.length;
-      return out;
-    }
+    if (this.readSeq >= this.memFirst()) return this.takeFromMemory(maxEvents, maxBytes);
     return this.takeFromFile(maxEvents, maxBytes);
+  }
+
+  /** From `mem`, which holds readSeq (readSeq >= memFirst()). */
+  private takeFromMemory(maxEvents: number, maxBytes: number): BufferedRecord[] {
+    const out: BufferedRecord[] = [];
+    let bytes = 0;
+    for (
+      let i = this.memHead + (this.readSeq - this.memFirst());
+      i < this.mem.length && out.length < maxEvents;
+      i++
+    ) {
+      const e = this.mem[i] as Entry;
+      if (out.length > 0 && bytes + e.record.line.length > maxBytes) break;
+      bytes += e.record.line.length;
+      out.push(e.record);
+      this.lastTaken = e;
+    }
+    this.cursor = null;
+    this.readSeq += out.length;
+    this.trimMemory();
+    return out;
   }
 
   private async takeFromFile(maxEvents: number, maxBytes: number): Promise<BufferedRecord[]> {

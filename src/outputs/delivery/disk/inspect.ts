@@ -46,7 +46,7 @@ export interface BufferInspection {
   readonly pending: number;
   readonly oldestPendingTimestamp: string | null;
   readonly newestPendingTimestamp: string | null;
-  /** Places where a segment stops being readable (bad length, checksum or metadata; torn end). */
+  /** Places where a segment stops being readable (bad length or checksum, not an event; torn end). */
   readonly damage: readonly DamageInfo[];
 }
 

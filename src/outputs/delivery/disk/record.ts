@@ -5,43 +5,46 @@ import type { BufferedRecord, EventMeta } from '../buffer.js';
  * One record in a segment file (docs/architecture.md, "Disk buffers"):
  *
  * ```
- * offset 0   u32 LE  body length (bytes after the 16-byte header)
- *        4   u32 LE  CRC32 of bytes 8 .. end (sequence number and body)
+ * offset 0   u32 LE  line length
+ *        4   u32 LE  CRC32 of bytes 8 .. end (sequence number and line)
  *        8   u32 LE  sequence number, high 32 bits
  *       12   u32 LE  sequence number, low 32 bits
- *       16   u32 LE  line length
- *       20   line    the serialized event (JSON + "\n")
- *       ..   meta    the EventMeta as a JSON array of six strings
+ *       16   line    the serialized event (JSON + "\n")
  * ```
  *
  * The CRC covers the sequence number so a record copied to the wrong place is caught too.
  * A zero-filled tail (a crash after the file grew but before the data reached the disk)
- * reads as length 0, which no valid record has.
+ * reads as length 0, which no valid record has. The EventMeta is not stored: every field of it
+ * is a field of the line's event, read back from the JSON when a record comes from the file
+ * (a reader that keeps up gets records from memory, with the meta they were pushed with).
  */
 export const HEADER_BYTES = 16;
-const LINE_LEN_BYTES = 4;
 /** Bigger than any event the listener accepts; a larger length is garbage, not a record. */
 export const MAX_BODY_BYTES = 64 * 1024 * 1024;
+/** The shortest line: `{}` and the newline. */
+const MIN_LINE_BYTES = 3;
 
-export function encodeRecord(seq: number, line: Buffer, meta: EventMeta): Buffer {
-  const metaJson = JSON.stringify([
-    meta.id,
-    meta.type,
-    meta.source,
-    meta.fingerprint,
-    meta.timestamp,
-    meta.instance,
-  ]);
-  const metaBytes = Buffer.byteLength(metaJson);
-  const bodyLen = LINE_LEN_BYTES + line.length + metaBytes;
-  const out = Buffer.allocUnsafe(HEADER_BYTES + bodyLen);
-  out.writeUInt32LE(bodyLen, 0);
-  out.writeUInt32LE(Math.floor(seq / 2 ** 32), 8);
-  out.writeUInt32LE(seq >>> 0, 12);
-  out.writeUInt32LE(line.length, 16);
-  line.copy(out, 20);
-  out.write(metaJson, 20 + line.length, 'utf8');
-  out.writeUInt32LE(crc32(out.subarray(8)), 4);
+/** Bytes of the record holding `line`. */
+export function recordSize(line: Buffer): number {
+  return HEADER_BYTES + line.length;
+}
+
+/**
+ * Writes the record at `offset` of `out`, which must have recordSize(line) bytes free there:
+ * the writer encodes a whole batch into one buffer, so a record costs no allocation of its own.
+ */
+export function encodeRecordInto(out: Buffer, offset: number, seq: number, line: Buffer): void {
+  out.writeUInt32LE(line.length, offset);
+  out.writeUInt32LE(Math.floor(seq / 2 ** 32), offset + 8);
+  out.writeUInt32LE(seq >>> 0, offset + 12);
+  line.copy(out, offset + HEADER_BYTES);
+  out.writeUInt32LE(crc32(out.subarray(offset + 8, offset + HEADER_BYTES + line.length)), offset + 4);
+}
+
+/** One record in a buffer of its own (tests, tools). */
+export function encodeRecord(seq: number, line: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(recordSize(line));
+  encodeRecordInto(out, 0, seq, line);
   return out;
 }
 
@@ -55,38 +58,38 @@ export type DecodeResult =
 export function decodeRecord(buf: Buffer, offset: number): DecodeResult {
   const avail = buf.length - offset;
   if (avail < HEADER_BYTES) return { kind: 'short', need: HEADER_BYTES };
-  const bodyLen = buf.readUInt32LE(offset);
-  if (bodyLen < LINE_LEN_BYTES + 2 || bodyLen > MAX_BODY_BYTES) return { kind: 'corrupt', why: 'bad length' };
-  const size = HEADER_BYTES + bodyLen;
+  const lineLen = buf.readUInt32LE(offset);
+  if (lineLen < MIN_LINE_BYTES || lineLen > MAX_BODY_BYTES) return { kind: 'corrupt', why: 'bad length' };
+  const size = HEADER_BYTES + lineLen;
   if (avail < size) return { kind: 'short', need: size };
   const crc = buf.readUInt32LE(offset + 4);
   if (crc32(buf.subarray(offset + 8, offset + size)) !== crc) return { kind: 'corrupt', why: 'bad checksum' };
   const seq = buf.readUInt32LE(offset + 8) * 2 ** 32 + buf.readUInt32LE(offset + 12);
-  const lineLen = buf.readUInt32LE(offset + 16);
-  if (lineLen > bodyLen - LINE_LEN_BYTES) return { kind: 'corrupt', why: 'bad line length' };
-  const lineStart = offset + 20;
+  const lineStart = offset + HEADER_BYTES;
   // A copy, so a record handed to delivery does not pin the whole read-ahead chunk.
   const line = Buffer.from(buf.subarray(lineStart, lineStart + lineLen));
-  const meta = parseMeta(buf.toString('utf8', lineStart + lineLen, offset + size));
-  if (meta === undefined) return { kind: 'corrupt', why: 'bad metadata' };
+  const meta = metaOfLine(line);
+  if (meta === undefined) return { kind: 'corrupt', why: 'not an event' };
   return { kind: 'record', record: { seq, line, meta }, size };
 }
 
-function parseMeta(json: string): EventMeta | undefined {
+/** The EventMeta of a serialized event: its fields, '' for one it lacks; undefined when the line is not a JSON object. */
+export function metaOfLine(line: Buffer): EventMeta | undefined {
   let v: unknown;
   try {
-    v = JSON.parse(json);
+    v = JSON.parse(line.toString('utf8'));
   } catch {
     return undefined;
   }
-  if (!Array.isArray(v) || v.length !== 6 || !v.every((s) => typeof s === 'string')) return undefined;
-  const [id, type, source, fingerprint, timestamp, instance] = v as string[];
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  const str = (x: unknown): string => (typeof x === 'string' ? x : '');
   return {
-    id: id as string,
-    type: type as string,
-    source: source as string,
-    fingerprint: fingerprint as string,
-    timestamp: timestamp as string,
-    instance: instance as string,
+    id: str(o.id),
+    type: str(o.type),
+    source: str(o.source),
+    fingerprint: str(o.fingerprint),
+    timestamp: str(o['@timestamp']),
+    instance: str(o.instance),
   };
 }

@@ -34,7 +34,7 @@ export interface ChunkResult {
   readonly records: DecodedAt[];
   /** File offset just after the last whole record decoded. */
   readonly next: number;
-  /** Set when the bytes at `next` are not a record (bad length, checksum or metadata). */
+  /** Set when the bytes at `next` are not a record (bad length or checksum, not an event). */
   readonly corrupt?: string;
   /** The record at `next` is longer than the chunk: read at least this many bytes from `next`. */
   readonly need?: number;

@@ -36,10 +36,12 @@ describe('openDeliveryBuffer', () => {
     });
     await new Promise((r) => setImmediate(r));
     expect(nextRead).toBeNull(); // the old output still reads
+    // The old output takes the rest (the new one's push too); its next read waits.
+    expect((await old.read(100, 1 << 20)).map(idOf)).toEqual([5, 6, 7, 8, 9, 10]);
     const pendingOld = old.read(5, 1 << 20);
     expect(await old.close()).toBe(0);
     expect(await pendingOld).toEqual([]);
-    // 2..4 were in flight in the old output and are sent again; 0..1 were acknowledged.
+    // 2..10 were in flight in the old output and are sent again; 0..1 were acknowledged.
     expect((await reading).map(idOf)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10]);
     await next.close();
     // The last lease closed the buffer and released its lock.

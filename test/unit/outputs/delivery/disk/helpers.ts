@@ -15,8 +15,19 @@ export function meta(n: number): EventMeta {
   };
 }
 
+/** A serialized event carrying meta(n)'s fields, as the write loop's lines do (a record read back from a file takes its meta from them). */
 export function line(n: number, pad = 0): Buffer {
-  return Buffer.from(`${JSON.stringify({ id: `id-${n}`, pad: 'x'.repeat(pad) })}\n`);
+  const m = meta(n);
+  const event = {
+    '@timestamp': m.timestamp,
+    id: m.id,
+    type: m.type,
+    source: m.source,
+    fingerprint: m.fingerprint,
+    instance: m.instance,
+    pad: 'x'.repeat(pad),
+  };
+  return Buffer.from(`${JSON.stringify(event)}\n`);
 }
 
 export function openBuffer(dir: string, extra: Partial<DiskBufferOptions> = {}): DiskBuffer {
