@@ -12,7 +12,8 @@ import { percentile } from './stats.js';
  * Each request is a Coroot alert whose URL carries a unique id (`?alert=bench<n>`); the
  * normalized event keeps the URL, so the line names its request. The file is tailed with
  * fs.watch (inotify: woken on every write) and each wake-up reads every new byte at once;
- * a line's time is the moment the read that returned it completed.
+ * a line's time is the moment the read that returned it completed. A line may name several
+ * requests (a webhook receiver appends each batch's body, a JSON array, as one line).
  */
 
 const MARK = 'alert=bench';
@@ -56,8 +57,7 @@ class FileTail {
       const text = this.partial + this.buf.toString('latin1', 0, n);
       let start = 0;
       for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-        const i = text.indexOf(MARK, start);
-        if (i >= 0 && i < nl)
+        for (let i = text.indexOf(MARK, start); i >= 0 && i < nl; i = text.indexOf(MARK, i + MARK.length))
           this.onId(Number.parseInt(text.slice(i + MARK.length, i + MARK.length + 12), 10), at);
         start = nl + 1;
       }

@@ -63,18 +63,36 @@ function stopper(proc: ChildProcess): () => Promise<void> {
 
 /**
  * A bare node:http server in its own process that reads the body and answers `status`
- * (202: the ceiling of the ingest benches and the webhook receiver; 503: a failing receiver).
+ * (202: the ceiling of the ingest benches and the webhook receiver; 503: a failing receiver);
+ * with `recordTo`, it appends every body and a newline to that file first.
  */
-export async function startBareServer(status = 202): Promise<BenchProcess> {
+export async function startBareServer(status = 202, recordTo?: string): Promise<BenchProcess> {
   const proc = spawn(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'test/bench/bare-server.ts'), String(status)],
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'test/bench/bare-server.ts'),
+      String(status),
+      ...(recordTo !== undefined ? [recordTo] : []),
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const port = Number(
     await waitForLine(proc, 'stdout', (l) => (l.startsWith('LISTEN ') ? l.slice(7) : null)),
   );
   return { port, proc, stop: stopper(proc) };
+}
+
+/** test/bench/kafka-tail.ts in its own process: appends every value of `topic` to `file`; resolves once it consumes. */
+export async function startKafkaTail(brokers: string, topic: string, file: string): Promise<BenchProcess> {
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'test/bench/kafka-tail.ts'), brokers, topic, file],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await waitForLine(proc, 'stdout', (l) => (l.startsWith('READY') ? l : null));
+  return { port: 0, proc, stop: stopper(proc) };
 }
 
 export interface DaemonProcess extends RunningDaemon {
@@ -92,16 +110,22 @@ export interface DaemonProcess extends RunningDaemon {
  * resolves once /-/ready says every output can deliver (so the file exists before anything is
  * timed). `stop` also removes its folder: the bench runs outside vitest's cleanup.
  */
-export async function startDaemonProcess(configYaml: string): Promise<DaemonProcess> {
+export async function startDaemonProcess(
+  configYaml: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<DaemonProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'cer-bench-'));
   // At warn level the start line that names the port is not logged: give it the port.
   const port = await freePort();
-  const daemon = await startDaemon(configYaml, { dir, listen: `127.0.0.1:${port}`, logLevel: 'warn' }).catch(
-    async (err: Error) => {
-      await rm(dir, { recursive: true, force: true });
-      throw new Error(`daemon did not start: ${err.message.slice(-600)}`);
-    },
-  );
+  const daemon = await startDaemon(configYaml, {
+    dir,
+    listen: `127.0.0.1:${port}`,
+    logLevel: 'warn',
+    ...(env !== undefined ? { env } : {}),
+  }).catch(async (err: Error) => {
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(`daemon did not start: ${err.message.slice(-600)}`);
+  });
   return {
     ...daemon,
     port,

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { ROOT } from '../helpers/daemon.js';
 import { benchAcksAlertmanager, benchAcksLatency } from './acks.bench.js';
 import { benchAlertmanager } from './alertmanager.bench.js';
+import { benchDeliveryLatency } from './delivery-latency.bench.js';
 import { benchIngest } from './ingest.bench.js';
 import { benchKafka } from './kafka.bench.js';
 import { prestartBroker, stopBroker } from './kafka-broker.js';
@@ -49,6 +50,7 @@ const SCENARIOS: Scenario[] = [
   { id: 8, name: 'scaling', run: benchScaling, kafka: true },
   { id: 9, name: 'acks', run: benchAcksLatency },
   { id: 10, name: 'acks-alertmanager', run: benchAcksAlertmanager },
+  { id: 11, name: 'delivery-latency', run: benchDeliveryLatency, kafka: true },
 ];
 
 function selected(only: string | undefined): Scenario[] {
