@@ -23,7 +23,7 @@ import { registerSnappyCodec } from '../../src/outputs/kafka/snappy.js';
 import { profiled } from './cpu-profile.js';
 import { alertItems, type BenchItem } from './events.js';
 import { createTopic, sharedBroker } from './kafka-broker.js';
-import { median, round } from './stats.js';
+import { adjacentPair, median, round } from './stats.js';
 import type { BenchOptions, BenchResult } from './types.js';
 
 const PARTITIONS = 3;
@@ -193,15 +193,7 @@ async function measureDisk(
     const diskRates: number[] = [];
     const ratios: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      let m: number;
-      let d: number;
-      if (r % 2 === 0) {
-        m = await onMemory();
-        d = await onDisk();
-      } else {
-        d = await onDisk();
-        m = await onMemory();
-      }
+      const [m, d] = await adjacentPair(r, onMemory, onDisk);
       memRates.push(m);
       diskRates.push(d);
       ratios.push(d / m);
@@ -252,15 +244,11 @@ async function measure(
     const outputRates: number[] = [];
     const ratios: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      let bareRate: number;
-      let ourRate: number;
-      if (r % 2 === 0) {
-        bareRate = await runBare(producer, config, items);
-        ourRate = await runOutput(output, config, items);
-      } else {
-        ourRate = await runOutput(output, config, items);
-        bareRate = await runBare(producer, config, items);
-      }
+      const [bareRate, ourRate] = await adjacentPair(
+        r,
+        () => runBare(producer, config, items),
+        () => runOutput(output, config, items),
+      );
       bareRates.push(bareRate);
       outputRates.push(ourRate);
       ratios.push(ourRate / bareRate);

@@ -22,3 +22,21 @@ export function round(n: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
 }
+
+/**
+ * `first` and `second` back to back, the order flipped on odd rounds: load from other processes
+ * on a shared machine drifts slowly, so the two runs of a pair see nearly the same machine and
+ * a ratio within the pair is steadier than a ratio of medians.
+ */
+export async function adjacentPair<A, B>(
+  round: number,
+  first: () => Promise<A>,
+  second: () => Promise<B>,
+): Promise<[A, B]> {
+  if (round % 2 === 0) {
+    const a = await first();
+    return [a, await second()];
+  }
+  const b = await second();
+  return [await first(), b];
+}

@@ -13,7 +13,7 @@ import { registrySum } from '../helpers/metrics.js';
 import { profiled } from './cpu-profile.js';
 import { alertItems, type BenchItem } from './events.js';
 import { startBareServer } from './processes.js';
-import { median, round } from './stats.js';
+import { adjacentPair, median, round } from './stats.js';
 import type { BenchOptions, BenchResult } from './types.js';
 
 const WORKERS = 4;
@@ -149,20 +149,12 @@ export async function benchWebhook(opts: BenchOptions): Promise<BenchResult[]> {
     for (let r = 0; r < rounds; r++) {
       bare.push(await bareUndici(url, body, warmupSec, durationSec));
       single.push((await driveOutput(url, items, false, warmupSec, durationSec)).eventsPerSec);
-      // Memory and disk back to back, the order flipped every round.
-      const memory = () =>
-        profiled(prof, 'webhook-memory', () => driveOutput(url, items, true, warmupSec, durationSec));
-      const disk = () =>
-        profiled(prof, 'webhook-disk', () => driveOutput(url, items, true, warmupSec, durationSec, true));
-      let mem: Awaited<ReturnType<typeof memory>>;
-      let d: Awaited<ReturnType<typeof disk>>;
-      if (r % 2 === 0) {
-        mem = await memory();
-        d = await disk();
-      } else {
-        d = await disk();
-        mem = await memory();
-      }
+      const [mem, d] = await adjacentPair(
+        r,
+        () => profiled(prof, 'webhook-memory', () => driveOutput(url, items, true, warmupSec, durationSec)),
+        () =>
+          profiled(prof, 'webhook-disk', () => driveOutput(url, items, true, warmupSec, durationSec, true)),
+      );
       batched.push(mem);
       batchedDisk.push(d.eventsPerSec);
       diskRatios.push(d.eventsPerSec / Math.max(1, mem.eventsPerSec));
