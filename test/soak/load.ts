@@ -18,6 +18,13 @@ export interface LoadStats {
   refused: number;
   /** Events in requests without an answer, or with an answer the soak did not expect. */
   failed: number;
+  /**
+   * Of `failed`, events in requests that failed while the daemon was being killed and started
+   * again (`restarting`): refused connections, connections closed without an answer. Not
+   * accepted, so not owed to any output; the events of such a request may still have been
+   * recorded before the kill (the soak finds those in the file).
+   */
+  failedInRestart: number;
   requests: number;
   corootRequests: number;
   alertmanagerRequests: number;
@@ -55,6 +62,7 @@ export class LoadGenerator {
     accepted: 0,
     refused: 0,
     failed: 0,
+    failedInRestart: 0,
     requests: 0,
     corootRequests: 0,
     alertmanagerRequests: 0,
@@ -72,6 +80,11 @@ export class LoadGenerator {
   private startedAt = 0;
   private readonly pool: Pool;
   private idleWaiter: (() => void) | null = null;
+  /**
+   * Set by the soak from just before it kills the daemon until the next one is ready: the
+   * transport errors meanwhile are the restart's, expected, and counted in `failedInRestart`.
+   */
+  restarting = false;
 
   constructor(private readonly opts: LoadOptions) {
     this.pool = new Pool(opts.baseUrl, { connections: opts.maxInFlight, pipelining: 1 });
@@ -102,6 +115,11 @@ export class LoadGenerator {
 
   stateOf(seq: number): number {
     return seq < this.nextSeq ? (this.states[seq] as number) : SEQ.unsent;
+  }
+
+  /** A copy of every sequence number's state now (one byte each): what had been answered by then. */
+  snapshotStates(): Uint8Array {
+    return this.states.slice(0, this.nextSeq);
   }
 
   private tick(): void {
@@ -146,7 +164,8 @@ export class LoadGenerator {
       .catch((err: unknown) => {
         this.mark(first, n, SEQ.failed);
         this.stats.failed += n;
-        this.noteError(`transport: ${err instanceof Error ? err.message : String(err)}`);
+        if (this.restarting) this.stats.failedInRestart += n;
+        else this.noteError(`transport: ${err instanceof Error ? err.message : String(err)}`);
       })
       .finally(() => {
         this.inFlight--;
