@@ -7,7 +7,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode } from '../../src/lib/errno.js';
 import { pendingRecords } from '../../src/outputs/delivery/disk/inspect.js';
-import { SEQ, seqOfEvent } from './load.js';
+import { SEQ } from './load.js';
 
 /** What one disk buffer held when its process was killed: the backlog the next process starts with. */
 export interface Backlog {
@@ -19,7 +19,7 @@ export interface Backlog {
   ids: Set<string>;
   /** Pending records by what the senders knew of them when the process died. */
   accepted: number;
-  /** Of requests without an answer (in flight at the kill): recorded, never answered 202. */
+  /** Of requests without an answer (in flight at the kill) or answered 503 not confirmed: taken, never answered 202. */
   unanswered: number;
   /** The daemon's own events (recorder_started, the warm-up). */
   own: number;
@@ -59,12 +59,11 @@ export async function readBacklog(dir: string, states: Uint8Array): Promise<Back
   )) {
     out.pending++;
     out.ids.add(record.meta.id);
-    const event = JSON.parse(record.line.toString('utf8')) as Parameters<typeof seqOfEvent>[0];
-    const seq = seqOfEvent(event);
+    const seq = seqOfLine(record.line.toString('utf8'));
     const state = seq === null ? null : seq < states.length ? states[seq] : SEQ.unsent;
     if (state === null) out.own++;
     else if (state === SEQ.accepted) out.accepted++;
-    else if (state === SEQ.inFlight || state === SEQ.failed) out.unanswered++;
+    else if (state === SEQ.inFlight || state === SEQ.failed || state === SEQ.unconfirmed) out.unanswered++;
     else out.foreign++;
   }
   for (const d of damaged) {
@@ -73,6 +72,23 @@ export async function readBacklog(dir: string, states: Uint8Array): Promise<Back
     else out.damage.push(`${d.file} at ${d.offset}: ${d.why}`);
   }
   return out;
+}
+
+/**
+ * The sequence number the senders gave an event (load.ts: the Alertmanager label `soak_seq`,
+ * the Coroot summary `soak-<seq>`), read from its serialized line without parsing it: a
+ * backlog is tens of thousands of records.
+ */
+function seqOfLine(line: string): number | null {
+  const m = /"soak_seq":"(\d+)"/.exec(line) ?? /"summary":"soak-(\d+)"/.exec(line);
+  return m ? Number(m[1]) : null;
+}
+
+/** Pending records of the buffer in `dir` (what the next process starts with), counted only. */
+export async function countPending(dir: string): Promise<number> {
+  let n = 0;
+  for await (const _ of pendingRecords(dir)) n++;
+  return n;
 }
 
 /** Sum of the sizes of every file under `<dataDir>/buffers/` now (a file deleted meanwhile counts 0). */

@@ -7,15 +7,27 @@
 import { Pool } from 'undici';
 
 /** What became of each sequence number. */
-export const SEQ = { unsent: 0, inFlight: 1, accepted: 2, refused: 3, failed: 4 } as const;
+export const SEQ = { unsent: 0, inFlight: 1, accepted: 2, refused: 3, failed: 4, unconfirmed: 5 } as const;
+
+/**
+ * The start of the 503 answer the daemon gives with acknowledgements on when a `block` output
+ * did not make the events durable within acknowledgement_timeout (docs/troubleshooting.md): the
+ * events were taken and are still written, so unlike a refusal they may be anywhere.
+ */
+const NOT_CONFIRMED = 'events accepted but not yet written within acknowledgement_timeout';
 
 export interface LoadStats {
   /** Events sent in requests (whatever the answer). */
   offered: number;
   /** Events in requests answered 202 with `accepted` equal to the request's events. */
   accepted: number;
-  /** Events in requests answered 503 (queue full: a real sender retries them). */
+  /** Events in requests answered 503 before they were taken (queue full: a real sender retries them). */
   refused: number;
+  /**
+   * Events in requests answered 503 after they were taken, because they were not durable within
+   * acknowledgement_timeout: not accepted (a real sender retries), yet recorded once the output can.
+   */
+  unconfirmed: number;
   /** Events in requests without an answer, or with an answer the soak did not expect. */
   failed: number;
   /**
@@ -61,6 +73,7 @@ export class LoadGenerator {
     offered: 0,
     accepted: 0,
     refused: 0,
+    unconfirmed: 0,
     failed: 0,
     failedInRestart: 0,
     requests: 0,
@@ -177,6 +190,9 @@ export class LoadGenerator {
     if (status === 202 && acceptedCount(text) === n) {
       this.mark(first, n, SEQ.accepted);
       this.stats.accepted += n;
+    } else if (status === 503 && text.includes(NOT_CONFIRMED)) {
+      this.mark(first, n, SEQ.unconfirmed);
+      this.stats.unconfirmed += n;
     } else if (status === 503) {
       this.mark(first, n, SEQ.refused);
       this.stats.refused += n;

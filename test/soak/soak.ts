@@ -26,7 +26,7 @@
  *   the buffer folders (sampled) never above the sum of their max_size.
  */
 import { execFile } from 'node:child_process';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -41,7 +41,7 @@ import { validateEvent } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
 import { KafkaBroker, missingPrerequisites } from '../kafka/broker.js';
 import { createTopic } from '../kafka/topics.js';
-import { type Backlog, bufferDirBytes, readBacklog } from './backlog.js';
+import { type Backlog, bufferDirBytes, countPending, readBacklog } from './backlog.js';
 import { LoadGenerator, type LoadStats, SEQ, seqOfEvent } from './load.js';
 import { ProcessBooks } from './process-books.js';
 import { FlappingReceiver, type ReceiverMode, type ReceiverStats } from './receiver.js';
@@ -422,7 +422,9 @@ export async function run(partial: Partial<SoakOptions> = {}): Promise<SoakResul
         disk.samples++;
         await delay(SCRAPE_EVERY_MS);
       }
-    })();
+    })().catch((err: unknown) => {
+      failures.push(`scraping: ${(err as Error).message}`);
+    });
 
     const killAndRestart = async (k: number, moment: { brokerDown: boolean; mode: ReceiverMode }) => {
       const life = current() as Lifetime;
@@ -439,18 +441,28 @@ export async function run(partial: Partial<SoakOptions> = {}): Promise<SoakResul
       life.memory.stop();
       const states = liveLoad.snapshotStates();
       const ackedCount = receiver.acked.size;
-      const found = {} as Record<DiskOutput, Backlog>;
-      for (const name of DISK_OUTPUTS) found[name] = await readBacklog(bufferDir(dataDir, name), states);
+      // A copy of the buffers as the kill left them, read once the next process runs: reading
+      // them here would keep the senders waiting that much longer.
+      const copy = join(dir, `buffers-at-kill-${k + 1}`);
+      const counts = {} as Record<DiskOutput, number>;
+      for (const name of DISK_OUTPUTS) {
+        await cp(bufferDir(dataDir, name), join(copy, name), { recursive: true });
+        counts[name] = await countPending(join(copy, name));
+      }
       const bufferedAtLastScrape = {} as Record<DiskOutput, number>;
       for (const name of DISK_OUTPUTS) bufferedAtLastScrape[name] = life.books.output(name)?.pending ?? 0;
       const restartFrom = Date.now();
-      const next = await start(k + 2, { webhook: found.webhook.pending, kafka: found.kafka.pending });
+      const next = await start(k + 2, counts);
       next.memory.start();
       await waitFor(() => fetch(`${next.daemon.baseUrl}/-/healthy`).then((r) => r.status === 200), {
         timeoutMs: 15_000,
         what: 'the restarted daemon to answer /-/healthy',
       });
       liveLoad.restarting = false;
+      const restartMs = Date.now() - restartFrom;
+      const found = {} as Record<DiskOutput, Backlog>;
+      for (const name of DISK_OUTPUTS) found[name] = await readBacklog(join(copy, name), states);
+      await rm(copy, { recursive: true, force: true });
       const strip = ({ ids: _ids, ...rest }: Backlog): Omit<Backlog, 'ids'> => rest;
       kills.push({
         report: {
@@ -463,7 +475,7 @@ export async function run(partial: Partial<SoakOptions> = {}): Promise<SoakResul
           lost: { webhook: 0, kafka: 0 },
           alreadyDelivered: { webhook: 0, kafka: 0 },
           tookAfterLastScrape: 0,
-          restartMs: Date.now() - restartFrom,
+          restartMs,
         },
         states,
         ackedCount,
@@ -491,7 +503,10 @@ export async function run(partial: Partial<SoakOptions> = {}): Promise<SoakResul
         if (!running()) break;
         await gate.run(() => killAndRestart(k, { brokerDown: !liveBroker.running, mode: receiver.mode }));
       }
-    })();
+    })().catch((err: unknown) => {
+      // Reported; the run goes on with whichever process is current, and the checks say the rest.
+      failures.push(`restart: ${(err as Error).message}`);
+    });
 
     const rotation = rotateLoop(
       dir,
@@ -712,7 +727,7 @@ export async function run(partial: Partial<SoakOptions> = {}): Promise<SoakResul
     const ingested = lifetimes.reduce((sum, l) => sum + (l.books.last?.ingested ?? 0), 0);
     if (ingested > s.accepted + 1 + file.unansweredFound)
       fail(
-        `ingest: the processes counted ${ingested} events received from senders > ${s.accepted} accepted + 1 warm-up + ${file.unansweredFound} of unanswered requests in the files`,
+        `ingest: the processes counted ${ingested} events received from senders > ${s.accepted} accepted + 1 warm-up + ${file.unansweredFound} of unanswered or unconfirmed requests in the files`,
       );
     const lostBeforeOutputs = sampleSum(settled, `${P}events_dropped_total`);
     if (lostBeforeOutputs !== 0)
@@ -1046,7 +1061,7 @@ interface FileFindings {
   seqDuplicates: number;
   missing: number;
   foreign: number;
-  /** Alerts of requests the sender got no answer to, found in a file (the daemon had accepted them). */
+  /** Alerts of requests the sender got no answer to or a 503 not-confirmed for, found in a file (the daemon had taken them). */
   unansweredFound: number;
   /** The event id of each alert found, by its sequence number. */
   idOfSeq: string[];
@@ -1093,8 +1108,9 @@ async function readFiles(logs: string, load: LoadGenerator): Promise<FileFinding
       const seq = seqOfEvent(event);
       if (seq === null) continue; // the warm-up
       const state = seq < load.sent ? load.stateOf(seq) : SEQ.unsent;
-      if (state === SEQ.failed && seen[seq] === 0) out.unansweredFound++;
-      if (state !== SEQ.accepted && state !== SEQ.failed) out.foreign++;
+      const taken = state === SEQ.failed || state === SEQ.unconfirmed;
+      if (taken && seen[seq] === 0) out.unansweredFound++;
+      if (state !== SEQ.accepted && !taken) out.foreign++;
       else if ((seen[seq] as number) > 0) out.seqDuplicates++;
       else {
         seen[seq] = 1;
@@ -1167,7 +1183,7 @@ export function formatReport({ report: r, failures }: SoakResult): string {
   const num = (n: number, w: number): string => String(n).padStart(w);
   const lines = [
     `soak: ${r.durationS}s at ${r.load.ratePerS} events/s offered (${r.load.corootRequests} Coroot + ${r.load.alertmanagerRequests} Alertmanager requests); webhook and Kafka on disk buffers (max_size ${mib(BUFFERS.diskMaxBytes)} each, when_full: block), the daemon SIGKILLed ${r.kills.length} times`,
-    `  senders: offered ${r.load.offered}, accepted (202) ${r.load.accepted}, refused (503) ${r.load.refused}, failed ${r.load.failed} (${r.load.failedInRestart} while the daemon was killed and restarted), skipped ${r.load.skipped} (not sent while ${MAX_IN_FLIGHT} requests were unanswered); answer time p50 ${r.load.latencyMs.p50} ms, p99 ${r.load.latencyMs.p99} ms, max ${r.load.latencyMs.max} ms`,
+    `  senders: offered ${r.load.offered}, accepted (202) ${r.load.accepted}, refused (503) ${r.load.refused}, not confirmed within acknowledgement_timeout (503) ${r.load.unconfirmed}, failed ${r.load.failed} (${r.load.failedInRestart} while the daemon was killed and restarted), skipped ${r.load.skipped} (not sent while ${MAX_IN_FLIGHT} requests were unanswered); answer time p50 ${r.load.latencyMs.p50} ms, p99 ${r.load.latencyMs.p99} ms, max ${r.load.latencyMs.max} ms`,
     `  last process's answer time: ${r.serverSlow.over100ms} requests over 100 ms, ${r.serverSlow.over1s} over 1 s`,
     '  delivered (every event answered 202, by id):',
     '  output    distinct  copies beyond the first  202-events missing  written (Σ processes)  failed+dropped',
