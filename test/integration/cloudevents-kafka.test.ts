@@ -15,8 +15,8 @@ import type { Output } from '../../src/outputs/output.js';
 import { createOutput } from '../../src/outputs/registry.js';
 import { configOf } from '../helpers/config.js';
 import { testAlertEvent } from '../helpers/events.js';
-import { waitFor } from '../helpers/wait.js';
 import { waitForKafka } from '../kafka/context.js';
+import { readTopic } from '../kafka/topics.js';
 
 const kafka = inject('kafka');
 
@@ -60,23 +60,9 @@ describe.skipIf(kafka.brokers === null)('Kafka output, format: cloudevents', () 
     });
     for (const s of sent) expect(output.send(s.line, s.event)).toBe(true);
 
-    const got: KafkaMessage[] = [];
-    const consumer = client.consumer({ groupId: `g-${randomUUID()}`, maxWaitTimeInMs: 100 });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await consumer.run({
-        eachMessage: async ({ message }) => {
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-          const value = message.value ?? Buffer.alloc(0);
-          got.push({ key: message.key?.toString() ?? '', value, body: value, headers });
-        },
-      });
-      await waitFor(() => got.length >= sent.length, { timeoutMs: 30_000, what: 'every message' });
-    } finally {
-      await consumer.disconnect();
-    }
+    const got: KafkaMessage[] = (await readTopic(client, topic, sent.length, { what: 'every message' })).map(
+      (m) => ({ key: m.key ?? '', value: m.value, body: m.value, headers: m.headers }),
+    );
     expect(got).toHaveLength(sent.length);
     got.forEach((message, i) => {
       const { event, line } = sent[i] as (typeof sent)[number];
