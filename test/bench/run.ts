@@ -26,6 +26,9 @@ import { benchWebhook } from './webhook.bench.js';
  * `--node PATH` runs the whole bench (daemon, ceilings, load generators) under that Node binary;
  * given more than once, it runs once per binary, writes one JSON per runtime next to `--out`
  * (`results.node-v26.12.1.json`) and prints the runtimes side by side.
+ *
+ * `BENCH_DAEMON_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=DIR"` passes node flags to every daemon
+ * the bench starts (not to the load generators or ceilings): one .cpuprofile per daemon in DIR.
  */
 interface Scenario {
   id: number;
