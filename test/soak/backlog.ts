@@ -21,6 +21,8 @@ export interface Backlog {
   accepted: number;
   /** Of requests without an answer (in flight at the kill) or answered 503 not confirmed: taken, never answered 202. */
   unanswered: number;
+  /** Those records: event id → sequence number. */
+  unansweredIds: Map<string, number>;
   /** The daemon's own events (recorder_started, the warm-up). */
   own: number;
   /** Records of no sequence number the senders sent: never expected. */
@@ -42,6 +44,7 @@ export async function readBacklog(dir: string, states: Uint8Array): Promise<Back
     ids: new Set(),
     accepted: 0,
     unanswered: 0,
+    unansweredIds: new Map(),
     own: 0,
     foreign: 0,
     tornTail: 0,
@@ -63,8 +66,10 @@ export async function readBacklog(dir: string, states: Uint8Array): Promise<Back
     const state = seq === null ? null : seq < states.length ? states[seq] : SEQ.unsent;
     if (state === null) out.own++;
     else if (state === SEQ.accepted) out.accepted++;
-    else if (state === SEQ.inFlight || state === SEQ.failed || state === SEQ.unconfirmed) out.unanswered++;
-    else out.foreign++;
+    else if (state === SEQ.inFlight || state === SEQ.failed || state === SEQ.unconfirmed) {
+      out.unanswered++;
+      out.unansweredIds.set(record.meta.id, seq as number);
+    } else out.foreign++;
   }
   for (const d of damaged) {
     // SIGKILL during a writev leaves a partial record at the end of the newest segment only.
