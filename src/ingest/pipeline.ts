@@ -12,6 +12,7 @@ import type { IngestEndpoint } from './endpoints.js';
 import type { EndpointMeter } from './metering.js';
 import { ACCEPTED_ONE, jsonReply, RETRY_AFTER, type Reply, SHUTTING_DOWN, send } from './reply.js';
 import { UnrecognizedLog } from './unrecognized.js';
+import { TRACE } from '../lib/latency-trace.js';
 
 export interface IngestPipelineDeps {
   metrics: Metrics;
@@ -218,11 +219,18 @@ export class IngestPipeline {
       config.acknowledgements && n > 0
         ? this.deps.intake.whenDurable(this.deps.intake.accepted, config.acknowledgementTimeoutMs)
         : null;
+    const traceSeq = this.deps.intake.accepted;
+    if (TRACE) {
+      TRACE.mark(11, traceSeq, started);
+      TRACE.mark(0, traceSeq);
+    }
     if (!durable) {
       this.answer(meter, started, res, ok);
+      TRACE?.mark(6, traceSeq);
       return;
     }
     durable.then((outcome) => {
+      TRACE?.mark(6, traceSeq);
       if (res.destroyed) {
         // The sender gave up (its own timeout) and will retry; nothing to answer.
         meter.request('aborted').inc();

@@ -16,6 +16,7 @@ import type { Metrics } from '../metrics/registry.js';
 import type { Output } from '../outputs/output.js';
 import { type AckOutcome, AckWaiters } from './ack-waiters.js';
 import { IntakeHolds } from './intake-holds.js';
+import { TRACE } from '../lib/latency-trace.js';
 
 /** An output as the write loop holds it: the output and which events it wants. */
 export interface OutputSlot {
@@ -296,6 +297,7 @@ export class Recorder {
 
   private readonly runLoop = (): void => {
     this.loopScheduled = false;
+    TRACE?.mark(1, this.handed);
     try {
       const deadline = performance.now() + LOOP_BUDGET_MS;
       for (let left = this.queue.length; left > 0; left -= LOOP_SLICE) {
@@ -306,6 +308,7 @@ export class Recorder {
       // An output broke its contract by throwing; the loop must keep going for the others.
       this.logger.error('write loop error', { err });
     }
+    TRACE?.mark(2, this.handed);
     this.metrics.queueLength.set(this.queue.length);
     this.commitRound();
     if (this.queue.length > 0) this.scheduleLoop();
@@ -372,6 +375,7 @@ export class Recorder {
   }
 
   private finishRound(upTo: number, ok: boolean): void {
+    TRACE?.mark(8, upTo);
     this.durableUpTo = upTo;
     this.acks.settleUpTo(upTo, ok ? 'written' : 'lost');
     this.commitRound();
