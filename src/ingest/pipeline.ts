@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { IngestSink } from '../events/sink.js';
+import { TRACE } from '../lib/latency-trace.js';
 import type { Logger } from '../log.js';
 import type { IngestRejectReason, Metrics } from '../metrics/registry.js';
 import type { IngestEndpointConfig, RecorderConfig } from '../recorder-config/schema.js';
@@ -12,7 +13,6 @@ import type { IngestEndpoint } from './endpoints.js';
 import type { EndpointMeter } from './metering.js';
 import { ACCEPTED_ONE, jsonReply, RETRY_AFTER, type Reply, SHUTTING_DOWN, send } from './reply.js';
 import { UnrecognizedLog } from './unrecognized.js';
-import { TRACE } from '../lib/latency-trace.js';
 
 export interface IngestPipelineDeps {
   metrics: Metrics;

@@ -9,6 +9,7 @@ import {
 } from '../events/event.js';
 import { serializeEvent } from '../events/serialize.js';
 import type { AcceptResult } from '../events/sink.js';
+import { TRACE } from '../lib/latency-trace.js';
 import { RingQueue } from '../lib/ring-queue.js';
 import type { Logger } from '../log.js';
 import type { CounterCell } from '../metrics/cells.js';
@@ -16,7 +17,6 @@ import type { Metrics } from '../metrics/registry.js';
 import type { Output } from '../outputs/output.js';
 import { type AckOutcome, AckWaiters } from './ack-waiters.js';
 import { IntakeHolds } from './intake-holds.js';
-import { TRACE } from '../lib/latency-trace.js';
 
 /** An output as the write loop holds it: the output and which events it wants. */
 export interface OutputSlot {

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { RecorderEvent } from '../../events/event.js';
 import { Backoff } from '../../lib/backoff.js';
 import { ConditionWaiters } from '../../lib/condition.js';
+import { TRACE } from '../../lib/latency-trace.js';
 import type { Logger } from '../../log.js';
 import type { OutputMeter } from '../../metrics/registry.js';
 import type { WhenFull } from '../delivery/buffer-config.js';
@@ -14,7 +15,6 @@ import { WriteBatch } from './batch.js';
 import type { FileOutputConfig } from './config.js';
 import { errnoCode, isMissing, type OpenedFile } from './fs-ops.js';
 import { PathWatcher } from './path-watcher.js';
-import { TRACE } from '../../lib/latency-trace.js';
 import { RotationDetector } from './rotation.js';
 
 export interface FileOutputOptions {
@@ -357,9 +357,7 @@ export class FileOutput implements Output {
     if (this.stopped) return false;
     if (this.syncError) return true;
     if (!this.appender.isOpen) return this.due.open;
-    return (
-      this.due.reopen || this.due.check || (this.due.fsync && !this.intervalSync) || this.pending() > 0
-    );
+    return this.due.reopen || this.due.check || (this.due.fsync && !this.intervalSync) || this.pending() > 0;
   }
 
   // ---- opening ----------------------------------------------------------------------
