@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { IngestSink } from '../events/sink.js';
-import { TRACE } from '../lib/latency-trace.js';
+import { MARK, TRACE } from '../lib/latency-trace.js';
 import type { Logger } from '../log.js';
 import type { IngestRejectReason, Metrics } from '../metrics/registry.js';
 import type { IngestEndpointConfig, RecorderConfig } from '../recorder-config/schema.js';
@@ -219,18 +219,18 @@ export class IngestPipeline {
       config.acknowledgements && n > 0
         ? this.deps.intake.whenDurable(this.deps.intake.accepted, config.acknowledgementTimeoutMs)
         : null;
-    const traceSeq = this.deps.intake.accepted;
+    const traceSeq = TRACE ? this.deps.intake.accepted : 0;
     if (TRACE) {
-      TRACE.mark(11, traceSeq, started);
-      TRACE.mark(0, traceSeq);
+      TRACE.mark(MARK.requestStart, traceSeq, started);
+      TRACE.mark(MARK.accepted, traceSeq);
     }
     if (!durable) {
       this.answer(meter, started, res, ok);
-      TRACE?.mark(6, traceSeq);
+      TRACE?.mark(MARK.answered, traceSeq);
       return;
     }
     durable.then((outcome) => {
-      TRACE?.mark(6, traceSeq);
+      TRACE?.mark(MARK.answered, traceSeq);
       if (res.destroyed) {
         // The sender gave up (its own timeout) and will retry; nothing to answer.
         meter.request('aborted').inc();

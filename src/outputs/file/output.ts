@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { RecorderEvent } from '../../events/event.js';
 import { Backoff } from '../../lib/backoff.js';
 import { ConditionWaiters } from '../../lib/condition.js';
-import { TRACE } from '../../lib/latency-trace.js';
+import { MARK, TRACE } from '../../lib/latency-trace.js';
 import type { Logger } from '../../log.js';
 import type { OutputMeter } from '../../metrics/registry.js';
 import type { WhenFull } from '../delivery/buffer-config.js';
@@ -109,7 +109,8 @@ export class FileOutput implements Output {
   private readonly durable = new CommitWatermark();
   private roomWaiters: Array<() => void> = [];
   private readonly dropLog = new DropLogThrottle();
-  private traceTaken = 0;
+  /** Lines `send` took so far (the latency trace's event numbers). */
+  private linesTaken = 0;
 
   constructor(
     private readonly config: FileOutputConfig,
@@ -154,7 +155,7 @@ export class FileOutput implements Output {
       return false;
     }
     this.buffered.push(line);
-    this.traceTaken++;
+    this.linesTaken++;
     this.durable.take();
     // While the file is not open, the successful reopen flushes; no point waking the loop.
     if (this.appender.isOpen) this.kick();
@@ -289,7 +290,6 @@ export class FileOutput implements Output {
   private kick(): void {
     if (this.busy || this.kicked) return;
     this.kicked = true;
-    TRACE?.mark(7, 0);
     queueMicrotask(this.runKicked);
   }
 
@@ -485,13 +485,13 @@ export class FileOutput implements Output {
     const started = performance.now();
     let phase: 'write' | 'sync' = 'write';
     this.flushing = true;
-    const tracedUpTo = this.traceTaken;
-    TRACE?.mark(3, tracedUpTo);
+    const taken = this.linesTaken;
+    TRACE?.mark(MARK.writeStart, taken);
     try {
       while (batch.remaining > 0) {
         batch.advance(await this.appender.append(batch.unwritten()));
       }
-      TRACE?.mark(4, tracedUpTo);
+      TRACE?.mark(MARK.writeDone, taken);
       if (this.config.fsync === 'always') {
         phase = 'sync';
         await this.appender.sync();
@@ -550,16 +550,16 @@ export class FileOutput implements Output {
   /** Starts the interval fdatasync beside the loop; a failure is handed back to the loop. */
   private startIntervalSync(): void {
     if (!this.appender.unsynced) return;
-    TRACE?.mark(9, 0);
+    TRACE?.mark(MARK.syncStart, 0);
     this.intervalSync = this.appender.sync().then(
       () => {
-        TRACE?.mark(10, 0);
+        TRACE?.mark(MARK.syncDone, 0);
         this.intervalSync = null;
         // A timer that fired meanwhile left `due.fsync` waiting for this one to end.
         if (this.due.fsync) this.kick();
       },
       (err: unknown) => {
-        TRACE?.mark(10, 0);
+        TRACE?.mark(MARK.syncDone, 0);
         this.intervalSync = null;
         this.syncError = { err };
         this.kick();
