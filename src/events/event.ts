@@ -132,7 +132,7 @@ export type CorootDeployment = {
   extra: JsonObject;
 };
 
-/** Label and annotation maps; built without a prototype because their keys are untrusted. */
+/** Label and annotation maps. Their keys are untrusted: read them only with own() (src/ingest/fields.ts). */
 export type StringMap = { [key: string]: string };
 
 export type AlertmanagerGroup = {

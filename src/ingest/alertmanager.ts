@@ -133,9 +133,9 @@ function parseAlert(item: JsonRecord, field: string, group: AlertmanagerGroup): 
   const fingerprint = readString(item, 'fingerprint', `${field}.fingerprint`);
   const alert: AlertmanagerAlert = {
     fingerprint,
-    name: labels.alertname ?? null,
+    name: (own(labels, 'alertname') as string | undefined) ?? null,
     status,
-    severity: normalizeSeverity(labels.severity),
+    severity: normalizeSeverity(own(labels, 'severity') as string | undefined),
     labels,
     annotations: readStringMap(own(item, 'annotations'), `${field}.annotations`),
     starts_at: readTime(item, 'startsAt', field),

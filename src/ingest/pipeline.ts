@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { IngestSink } from '../events/sink.js';
+import { MARK, TRACE } from '../lib/latency-trace.js';
 import type { Logger } from '../log.js';
 import type { IngestRejectReason, Metrics } from '../metrics/registry.js';
 import type { IngestEndpointConfig, RecorderConfig } from '../recorder-config/schema.js';
@@ -218,11 +219,18 @@ export class IngestPipeline {
       config.acknowledgements && n > 0
         ? this.deps.intake.whenDurable(this.deps.intake.accepted, config.acknowledgementTimeoutMs)
         : null;
+    const traceSeq = TRACE ? this.deps.intake.accepted : 0;
+    if (TRACE) {
+      TRACE.mark(MARK.requestStart, traceSeq, started);
+      TRACE.mark(MARK.accepted, traceSeq);
+    }
     if (!durable) {
       this.answer(meter, started, res, ok);
+      TRACE?.mark(MARK.answered, traceSeq);
       return;
     }
     durable.then((outcome) => {
+      TRACE?.mark(MARK.answered, traceSeq);
       if (res.destroyed) {
         // The sender gave up (its own timeout) and will retry; nothing to answer.
         meter.request('aborted').inc();

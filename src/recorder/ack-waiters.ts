@@ -43,6 +43,8 @@ export class AckWaiters {
   settleAll(outcome: AckOutcome): void {
     while (this.head < this.items.length) this.settle(this.items[this.head] as Waiter, outcome);
     this.compact();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
   }
 
   private settle(w: Waiter, outcome: AckOutcome): void {
@@ -56,8 +58,9 @@ export class AckWaiters {
     if (this.head === this.items.length) {
       this.items = [];
       this.head = 0;
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = null;
+      // The timer stays armed: at a steady rate most requests wait alone, and clearing it here
+      // meant a new Timeout per request. When it fires with nothing due it re-arms for the
+      // oldest waiter, if any (deadlines only grow, so it is never late).
     } else if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;

@@ -9,6 +9,7 @@ import {
 } from '../events/event.js';
 import { serializeEvent } from '../events/serialize.js';
 import type { AcceptResult } from '../events/sink.js';
+import { MARK, TRACE } from '../lib/latency-trace.js';
 import { RingQueue } from '../lib/ring-queue.js';
 import type { Logger } from '../log.js';
 import type { CounterCell } from '../metrics/cells.js';
@@ -296,6 +297,7 @@ export class Recorder {
 
   private readonly runLoop = (): void => {
     this.loopScheduled = false;
+    TRACE?.mark(MARK.loopStart, this.handed);
     try {
       const deadline = performance.now() + LOOP_BUDGET_MS;
       for (let left = this.queue.length; left > 0; left -= LOOP_SLICE) {
@@ -306,6 +308,7 @@ export class Recorder {
       // An output broke its contract by throwing; the loop must keep going for the others.
       this.logger.error('write loop error', { err });
     }
+    TRACE?.mark(MARK.loopEnd, this.handed);
     this.metrics.queueLength.set(this.queue.length);
     this.commitRound();
     if (this.queue.length > 0) this.scheduleLoop();
@@ -372,6 +375,7 @@ export class Recorder {
   }
 
   private finishRound(upTo: number, ok: boolean): void {
+    TRACE?.mark(MARK.settled, upTo);
     this.durableUpTo = upTo;
     this.acks.settleUpTo(upTo, ok ? 'written' : 'lost');
     this.commitRound();

@@ -6,7 +6,7 @@ import type { BenchOptions, BenchResult } from './types.js';
 
 const ALERTS_PER_REQUEST = 100;
 const CONNECTIONS = 16;
-const TARGET = 100_000;
+const TARGET = 150_000;
 
 /**
  * An Alertmanager v4 webhook payload of `n` firing alerts of one group, as Alertmanager

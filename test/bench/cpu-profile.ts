@@ -7,7 +7,7 @@ import { join } from 'node:path';
  * `.cpuprofile` per measured variant, for `tsx test/bench/profile-summary.ts` or Chrome
  * DevTools. Outputs driven inside the bench process (scenarios 6 and 7) are profiled with
  * node:inspector around each variant's runs only, so a profile holds one variant and not the
- * ceiling beside it; daemons get `--cpu-prof` (daemonNodeOptions).
+ * ceiling beside it; daemons get `--cpu-prof` (daemonProfileArgs).
  */
 
 let session: Session | null = null;
@@ -40,13 +40,11 @@ export async function profiled<T>(dir: string | undefined, name: string, fn: () 
 }
 
 /**
- * NODE_OPTIONS for a daemon the bench starts, so that it writes `DIR/daemon-NAME.<time>.cpuprofile`
- * when it exits (SIGTERM: the daemon exits normally, so the profile is written). Only that
- * daemon: the receivers and load generators beside it are not profiled.
+ * Node flags for a daemon the bench starts (startDaemonProcess puts them on its command line:
+ * node refuses `--cpu-prof` in NODE_OPTIONS), so that it writes `DIR/daemon-NAME.<time>.cpuprofile`
+ * when it exits (SIGTERM: the daemon exits normally, so the profile is written).
  */
-export function daemonNodeOptions(dir: string | undefined, name: string): NodeJS.ProcessEnv {
-  if (dir === undefined) return {};
-  const inherited = process.env.NODE_OPTIONS ?? '';
-  const file = `daemon-${name}.${Date.now()}.cpuprofile`;
-  return { NODE_OPTIONS: `${inherited} --cpu-prof --cpu-prof-dir=${dir} --cpu-prof-name=${file}`.trim() };
+export function daemonProfileArgs(dir: string | undefined, name: string): string[] {
+  if (dir === undefined) return [];
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=daemon-${name}.${Date.now()}.cpuprofile`];
 }

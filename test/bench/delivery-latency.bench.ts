@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { daemonNodeOptions } from './cpu-profile.js';
+import { daemonProfileArgs } from './cpu-profile.js';
 import { createTopic, sharedBroker } from './kafka-broker.js';
 import { FIXED_RATE, requireComplete } from './latency.bench.js';
 import { PacedClient, type PacedFigures } from './paced.js';
@@ -47,7 +47,7 @@ async function pacedThroughDaemon(
   const b = bufferYaml(buffer, dataDir);
   const daemon = await startDaemonProcess(
     `${b.top}${QUEUE_YAML}${outputYaml(b.block)}`,
-    daemonNodeOptions(opts.cpuProfDir, `${name}-${buffer}`),
+    daemonProfileArgs(opts.cpuProfDir, `${name}-${buffer}`),
   );
   const client = new PacedClient(daemon.baseUrl, file);
   try {

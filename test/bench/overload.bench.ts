@@ -14,7 +14,7 @@ import type { BenchOptions, BenchResult } from './types.js';
 
 /** Scenario 4's fixed rate is sustainable; the overload offers five times that. */
 const OVERLOAD_FACTOR = 5;
-const P99_FACTOR = 1.5;
+const P99_FACTOR = 3;
 const RSS_TARGET_MB = 256;
 
 /** A TCP server that accepts connections and never answers: the worst webhook receiver. */

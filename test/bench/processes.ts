@@ -18,6 +18,12 @@ export const FILE_OUTPUT_YAML = 'file_outputs:\n  - path: ./events.jsonl\n    fs
 // would be answered as copies and never written. dedup_key is still computed for each.
 export const QUEUE_YAML = 'queue_size: 65536\nmax_body_bytes: 1MiB\ndedupe: { window: 0s }\n';
 
+/**
+ * Node flags for every daemon the bench starts, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+ * (node refuses `--cpu-prof` in NODE_OPTIONS). Split on whitespace; read once.
+ */
+const DAEMON_NODE_ARGS = (process.env.BENCH_DAEMON_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+
 /** The JSONL file of FILE_OUTPUT_YAML. */
 export function eventsFile(daemon: DaemonProcess): string {
   return join(daemon.dir, 'events.jsonl');
@@ -110,10 +116,7 @@ export interface DaemonProcess extends RunningDaemon {
  * resolves once /-/ready says every output can deliver (so the file exists before anything is
  * timed). `stop` also removes its folder: the bench runs outside vitest's cleanup.
  */
-export async function startDaemonProcess(
-  configYaml: string,
-  env?: NodeJS.ProcessEnv,
-): Promise<DaemonProcess> {
+export async function startDaemonProcess(configYaml: string, nodeArgs?: string[]): Promise<DaemonProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'cer-bench-'));
   // At warn level the start line that names the port is not logged: give it the port.
   const port = await freePort();
@@ -121,7 +124,7 @@ export async function startDaemonProcess(
     dir,
     listen: `127.0.0.1:${port}`,
     logLevel: 'warn',
-    ...(env !== undefined ? { env } : {}),
+    nodeArgs: [...DAEMON_NODE_ARGS, ...(nodeArgs ?? [])],
   }).catch(async (err: Error) => {
     await rm(dir, { recursive: true, force: true });
     throw new Error(`daemon did not start: ${err.message.slice(-600)}`);

@@ -30,6 +30,9 @@ import { benchWebhook } from './webhook.bench.js';
  *
  * `--cpu-prof DIR` writes CPU profiles of the measured variants to DIR (cpu-profile.ts);
  * `tsx test/bench/profile-summary.ts DIR/NAME*` sums their self time per function.
+ *
+ * `BENCH_DAEMON_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=DIR"` passes node flags to every daemon
+ * the bench starts (not to the load generators or ceilings): one .cpuprofile per daemon in DIR.
  */
 interface Scenario {
   id: number;

@@ -67,6 +67,8 @@ export interface DaemonOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** A command put in front of node, e.g. `setpriv --reuid=1000 …` to drop privileges. */
   wrapper?: string[];
+  /** Flags for node itself, before the script (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
 }
 
 /**
@@ -90,6 +92,7 @@ export async function startDaemon(
   }
   const listen = opts.listen === undefined ? '127.0.0.1:0' : opts.listen;
   const daemonArgs = [
+    ...(opts.nodeArgs ?? []),
     BIN,
     '--config',
     configPath,

@@ -13,6 +13,7 @@ import { silentLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics/registry.js';
 import type { Output } from '../../src/outputs/output.js';
 import { createOutput } from '../../src/outputs/registry.js';
+import { expectCloudEventAttributes } from '../helpers/cloudevents.js';
 import { configOf } from '../helpers/config.js';
 import { testAlertEvent } from '../helpers/events.js';
 import { waitFor } from '../helpers/wait.js';
@@ -75,19 +76,6 @@ function parse(req: Request): CloudEvent<RecorderEvent>[] {
   return (Array.isArray(parsed) ? parsed : [parsed]) as CloudEvent<RecorderEvent>[];
 }
 
-function expectAttributes(ce: CloudEvent<RecorderEvent>, event: RecorderEvent): void {
-  expect(ce.validate()).toBe(true);
-  expect(ce.specversion).toBe('1.0');
-  expect(ce.id).toBe(event.id);
-  expect(ce.source).toBe(`urn:coroot-event-recorder:${event.instance}`);
-  expect(ce.type).toBe(`io.coroot.event_recorder.${event.type}`);
-  expect(ce.time).toBe(event['@timestamp']);
-  expect(ce.subject).toBe(event.fingerprint);
-  expect(ce.datacontenttype).toBe('application/json');
-  // The data is the event's JSON (the in-memory event carries routing symbols besides).
-  expect(ce.data).toEqual(JSON.parse(JSON.stringify(event)));
-}
-
 describe('webhook output, format: cloudevents', () => {
   it('single events: binary content mode, the body is the event JSON as serialized', async () => {
     const rx = await receiver();
@@ -101,7 +89,7 @@ describe('webhook output, format: cloudevents', () => {
       expect(req.headers['ce-specversion']).toBe('1.0');
       expect(req.body.equals(jsonOf(s.line))).toBe(true);
       const [ce] = parse(req);
-      expectAttributes(ce as CloudEvent<RecorderEvent>, s.event);
+      expectCloudEventAttributes(ce as CloudEvent<RecorderEvent>, s.event);
     });
   });
 
@@ -132,7 +120,7 @@ describe('webhook output, format: cloudevents', () => {
     // Cut by bytes (at most three envelopes fit), not by max_events.
     expect(rx.requests.length).toBeGreaterThanOrEqual(Math.ceil(sent.length / 3));
     cloudEvents.forEach((ce, i) => {
-      expectAttributes(ce, (sent[i] as (typeof sent)[number]).event);
+      expectCloudEventAttributes(ce, (sent[i] as (typeof sent)[number]).event);
     });
   });
 });

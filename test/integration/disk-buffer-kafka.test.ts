@@ -15,7 +15,7 @@ import { tempDir } from '../helpers/daemon.js';
 import { feedAndKill } from '../helpers/disk-buffer.js';
 import { waitFor } from '../helpers/wait.js';
 import { KafkaBroker, missingPrerequisites } from '../kafka/broker.js';
-import { createTopic } from '../kafka/topics.js';
+import { createTopic, readTopic, type TopicMessage } from '../kafka/topics.js';
 
 const skip = process.env.REQUIRE_KAFKA === '1' ? null : missingPrerequisites();
 if (skip !== null) console.log(`skipping the disk-buffered Kafka test: ${skip}`);
@@ -70,21 +70,19 @@ describe.skipIf(skip !== null)('disk-buffered Kafka output', () => {
     await waitFor(() => out.pending() === 0, { timeoutMs: 90_000, what: 'disk backlog produced' });
     await out.close(5000);
 
-    const seqs = new Set<number>();
-    const consumer = kafka.consumer({ groupId: `g-${randomUUID()}`, maxWaitTimeInMs: 100 });
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        const event = JSON.parse(String(message.value)) as { data: { alert: { extra: { seq: number } } } };
-        seqs.add(event.data.alert.extra.seq);
-      },
+    const seqsIn = (got: readonly TopicMessage[]) =>
+      new Set(
+        got.map(
+          (m) =>
+            (JSON.parse(String(m.value)) as { data: { alert: { extra: { seq: number } } } }).data.alert.extra
+              .seq,
+        ),
+      );
+    const got = await readTopic(kafka, topic, (sofar) => seqsIn(sofar).size === 2000, {
+      timeoutMs: 60_000,
+      what: 'all 2000 events in the topic',
     });
-    try {
-      await waitFor(() => seqs.size === 2000, { timeoutMs: 60_000, what: 'all 2000 events in the topic' });
-    } finally {
-      await consumer.disconnect();
-    }
+    const seqs = seqsIn(got);
     expect(seqs.size).toBe(2000);
   }, 240_000);
 });

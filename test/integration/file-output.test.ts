@@ -227,6 +227,45 @@ describe('FileOutput: fsync policies', () => {
     await h.expectInvariant();
   });
 
+  it('interval: writes go on while the interval fdatasync runs, and close waits for it', async () => {
+    const { dir, h } = await setup((d) =>
+      fileConfig(join(d, 'events.jsonl'), { fsync: 'interval', fsyncIntervalMs: 20 }),
+    );
+    const path = join(dir, 'events.jsonl');
+    // The first interval fdatasync is held until released: a slow journal commit.
+    let release: (() => void) | null = null;
+    let held = 0;
+    const spy = await spyDatasync(dir);
+    const real = spy.getMockImplementation();
+    spy.mockImplementation(function (this: unknown) {
+      const sync = () => (real ? real.call(this) : Promise.resolve());
+      if (held++ > 0) return sync();
+      return new Promise<void>((r) => {
+        release = r;
+      }).then(sync);
+    });
+    h.output.start();
+    h.send(10);
+    await h.waitWritten(10);
+    await waitFor(() => release !== null, { what: 'the interval fdatasync to start' });
+    // While it is held, later lines are written (before, they waited behind it).
+    h.send(25);
+    await h.waitWritten(35);
+    expect(await idsIn(path)).toEqual(h.accepted.map((e) => e.id));
+    const closed = h.output.close(5000);
+    let done = false;
+    void closed.then(() => {
+      done = true;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    // The descriptor is not closed under a running fdatasync.
+    expect(done).toBe(false);
+    (release as unknown as () => void)();
+    await closed;
+    expect(h.logged(/./, 'error')).toEqual([]);
+    await h.expectInvariant();
+  });
+
   it('none: no fdatasync while running, one on close', async () => {
     const { dir, h } = await setup((d) =>
       fileConfig(join(d, 'events.jsonl'), { fsync: 'none', fsyncIntervalMs: 1 }),

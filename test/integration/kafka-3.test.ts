@@ -18,7 +18,7 @@ import { expectValidEvent } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
 import { KAFKA_PREVIOUS_VERSION, KafkaBroker, SASL_USER } from '../kafka/broker.js';
 import { ownBrokerSkipReason } from '../kafka/context.js';
-import { createTopic } from '../kafka/topics.js';
+import { createTopic, readTopic } from '../kafka/topics.js';
 
 const kafka = inject('kafka');
 const skip = ownBrokerSkipReason(kafka, KAFKA_PREVIOUS_VERSION);
@@ -72,22 +72,10 @@ describe.skipIf(skip !== null)(`KafkaOutput against Kafka ${KAFKA_PREVIOUS_VERSI
     await waitFor(async () => (await written()) === N, { timeoutMs: 60_000, what: `${N} written` });
     await output.close(5000);
 
-    const consumer = client.consumer({ groupId: `g-${randomUUID()}`, maxWaitTimeInMs: 100 });
-    const got: Array<{ value: RecorderEvent; headers: Record<string, string> }> = [];
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await consumer.run({
-        eachMessage: async ({ message }) => {
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-          got.push({ value: JSON.parse(message.value?.toString() ?? 'null') as RecorderEvent, headers });
-        },
-      });
-      await waitFor(() => got.length >= N, { timeoutMs: 30_000, what: `${N} messages (got ${got.length})` });
-    } finally {
-      await consumer.disconnect();
-    }
+    const got = (await readTopic(client, topic, N)).map((m) => ({
+      value: JSON.parse(m.value.toString()) as RecorderEvent,
+      headers: m.headers,
+    }));
     expect(got.map((m) => m.value.id).sort()).toEqual(sent.map((e) => e.id).sort());
     for (const m of got) {
       expectValidEvent(m.value);

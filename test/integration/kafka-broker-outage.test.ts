@@ -8,10 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { waitFor } from '../helpers/wait.js';
 import { KafkaBroker } from '../kafka/broker.js';
 import { ownBrokerSkipReason } from '../kafka/context.js';
-import { createTopic } from '../kafka/topics.js';
+import { createTopic, messagesIn, readTopic } from '../kafka/topics.js';
 
 const kafka = inject('kafka');
 const skip = ownBrokerSkipReason(kafka);
@@ -33,32 +32,14 @@ async function produce(address: string, topic: string, values: string[]): Promis
 
 /** Every value in the topic, read from the beginning by a new consumer group. */
 async function readAll(address: string, topic: string, expected: number): Promise<string[]> {
-  const consumer = client(address).consumer({ groupId: `g-${randomUUID()}`, maxWaitTimeInMs: 100 });
-  const got: string[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        got.push(message.value?.toString() ?? '');
-      },
-    });
-    await waitFor(() => got.length >= expected, {
-      timeoutMs: 30_000,
-      what: `${expected} messages (got ${got.length})`,
-    });
-  } finally {
-    await consumer.disconnect();
-  }
-  return got;
+  return (await readTopic(client(address), topic, expected)).map((m) => m.value.toString());
 }
 
 async function highWatermark(address: string, topic: string): Promise<number> {
   const admin = client(address).admin();
   await admin.connect();
   try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return offsets.reduce((sum, p) => sum + Number(p.high), 0);
+    return await messagesIn(admin, topic);
   } finally {
     await admin.disconnect();
   }

@@ -30,7 +30,7 @@ import { expectValidEvent } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
 import { type BrokerTls, freePorts, KafkaBroker, SASL_USER } from '../kafka/broker.js';
 import { ownBrokerSkipReason, waitForKafka } from '../kafka/context.js';
-import { createTopic } from '../kafka/topics.js';
+import { createTopic, messagesIn, readTopic } from '../kafka/topics.js';
 
 const kafka = inject('kafka');
 const brokers = kafka.brokers;
@@ -158,41 +158,8 @@ async function consume(
   expected: number,
   timeoutMs = 30_000,
 ): Promise<Consumed[]> {
-  // A short fetch wait: kafkajs' first fetches of a new group can come back empty, and the
-  // default 5 s long poll would then stall every test for nothing.
-  const consumer = client(address).consumer({ groupId: `g-${randomUUID()}`, maxWaitTimeInMs: 100 });
-  const got: Consumed[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-        const raw = message.value ?? Buffer.alloc(0);
-        got.push({
-          partition,
-          key: message.key?.toString() ?? null,
-          raw,
-          value: JSON.parse(raw.toString()),
-          headers,
-        });
-      },
-    });
-    await waitFor(() => got.length >= expected, {
-      timeoutMs,
-      what: `${expected} messages on ${topic} (got ${got.length})`,
-    });
-  } finally {
-    await consumer.disconnect();
-  }
-  return got;
-}
-
-/** Messages in the topic according to the broker (sum of high watermarks): "exactly N", independent of a consumer. */
-async function messagesIn(admin: Admin, topic: string): Promise<number> {
-  const offsets = await admin.fetchTopicOffsets(topic);
-  return offsets.reduce((sum, p) => sum + Number(p.high), 0);
+  const got = await readTopic(client(address), topic, expected, { timeoutMs });
+  return got.map((m) => ({ ...m, raw: m.value, value: JSON.parse(m.value.toString()) }));
 }
 
 async function newTopic(

@@ -11,8 +11,8 @@ import type { RecorderEvent } from '../../src/events/event.js';
 import { jsonOf } from '../../src/events/serialize.js';
 import { tempDir } from '../helpers/daemon.js';
 import { AUDIT_START_MS, runCli, writeAuditSet } from '../helpers/replay.js';
-import { waitFor } from '../helpers/wait.js';
 import { waitForKafka } from '../kafka/context.js';
+import { messagesIn, readTopic } from '../kafka/topics.js';
 
 const kafka = inject('kafka');
 
@@ -74,22 +74,8 @@ kafka_outputs:
     expect(run.code).toBe(0);
 
     // Exactly that many messages in the topic, by the broker's own count.
-    const offsets = await admin.fetchTopicOffsets(topic);
-    expect(offsets.reduce((sum, p) => sum + Number(p.high), 0)).toBe(wanted.length);
-    const got: Array<{ key: string; value: Buffer }> = [];
-    const consumer = client.consumer({ groupId: `g-${randomUUID()}`, maxWaitTimeInMs: 100 });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await consumer.run({
-        eachMessage: async ({ message }) => {
-          got.push({ key: message.key?.toString() ?? '', value: message.value ?? Buffer.alloc(0) });
-        },
-      });
-      await waitFor(() => got.length >= wanted.length, { timeoutMs: 30_000, what: 'the replayed messages' });
-    } finally {
-      await consumer.disconnect();
-    }
+    expect(await messagesIn(admin, topic)).toBe(wanted.length);
+    const got = await readTopic(client, topic, wanted.length, { what: 'the replayed messages' });
     expect(got.map((m) => (JSON.parse(m.value.toString()) as RecorderEvent).id)).toEqual(
       wanted.map((w) => w.event.id),
     );

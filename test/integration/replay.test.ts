@@ -90,15 +90,19 @@ ${hookExtra}
   return { dir, config };
 }
 
+/** Two receivers (`hook`, the replay target, and `other`, which must stay untouched) and their config. */
+async function replaySetup(hookExtra = '') {
+  const hook = await receiver();
+  const other = await receiver();
+  const { dir, config } = await writeConfig(hook.url, other.url, hookExtra);
+  return { hook, other, dir, config };
+}
+
 const at = (minutes: number): string => new Date(AUDIT_START_MS + minutes * 60_000).toISOString();
 
 describe('replay', () => {
   it('sends exactly the selected events of a rotated set (.2.gz, .1, current) in order, byte for byte, batched', async () => {
-    const hook = await receiver();
-    const other = await receiver();
-    const { dir, config } = await writeConfig(
-      hook.url,
-      other.url,
+    const { hook, other, dir, config } = await replaySetup(
       '    batch: { max_events: 4, flush_interval: 10ms }',
     );
     const set = await writeAuditSet(dir, 20);
@@ -167,9 +171,7 @@ describe('replay', () => {
   });
 
   it('skips and reports a partial last line and a malformed line, delivers the rest', async () => {
-    const hook = await receiver();
-    const other = await receiver();
-    const { dir, config } = await writeConfig(hook.url, other.url);
+    const { hook, dir, config } = await replaySetup();
     const set = await writeAuditSet(dir, 5, {
       rotated: 'this is not json\n',
       current: '{"@timestamp":"2026-11-01T00:15:00.000Z","id":"0193',
@@ -188,9 +190,7 @@ describe('replay', () => {
   });
 
   it('an unknown output name: a clear error listing the names, nothing sent', async () => {
-    const hook = await receiver();
-    const other = await receiver();
-    const { dir, config } = await writeConfig(hook.url, other.url);
+    const { hook, dir, config } = await replaySetup();
     const set = await writeAuditSet(dir, 2);
     const run = await runCli(['replay', '--config', config, '--output', 'hoook', ...set.files]);
     expect(run.code).toBe(2);
@@ -202,9 +202,7 @@ describe('replay', () => {
   });
 
   it('--dry-run counts and sends nothing; --since as a duration back from now', async () => {
-    const hook = await receiver();
-    const other = await receiver();
-    const { dir, config } = await writeConfig(hook.url, other.url);
+    const { hook, dir, config } = await replaySetup();
     const set = await writeAuditSet(dir, 4);
     const dry = await runCli([
       'replay',
@@ -240,9 +238,7 @@ describe('replay', () => {
   });
 
   it('refuses bad flags and unreadable files before sending anything', async () => {
-    const hook = await receiver();
-    const other = await receiver();
-    const { dir, config } = await writeConfig(hook.url, other.url);
+    const { hook, dir, config } = await replaySetup();
     const set = await writeAuditSet(dir, 1);
     const cases: Array<[string[], RegExp]> = [
       [['--output', 'hook', ...set.files], /--config FILE is required/],

@@ -55,6 +55,13 @@ describe('routing filters', () => {
   let d: RunningDaemon;
   const path = (name: string): string => join(d.dir, `out/${name}.jsonl`);
   const read = (name: string): Promise<Ev[]> => readEvents<Ev>(path(name));
+  /** The events of output `name` once `ready` holds for them. */
+  const readWhen = (name: string, ready: (list: Ev[]) => boolean): Promise<Ev[]> =>
+    waitFor(async () => {
+      const list = await read(name);
+      return ready(list) ? list : null;
+    });
+  const hasMarker = (list: Ev[]): boolean => list.some((e) => e.data.alert?.name === 'Marker');
 
   beforeAll(async () => {
     d = await startDaemon(`
@@ -104,10 +111,7 @@ file_outputs:
     );
     expect(marker.status).toBe(202);
 
-    const everything = await waitFor(async () => {
-      const list = await read('everything');
-      return list.some((e) => e.data.alert?.name === 'Marker') ? list : null;
-    });
+    const everything = await readWhen('everything', hasMarker);
     const summary = (e: Ev): string =>
       `${e.source}/${e.type}/${e.data.alert?.name ?? e.data.alert?.summary ?? ''}`;
     expect(everything.map(summary)).toEqual([
@@ -122,24 +126,15 @@ file_outputs:
 
     // The loop hands every event to every output in order, so the marker being in one
     // file means the others have been sent theirs: wait until written, then compare.
-    const amFiring = await waitFor(async () => {
-      const list = await read('am-firing');
-      return list.some((e) => e.data.alert?.name === 'Marker') ? list : null;
-    });
+    const amFiring = await readWhen('am-firing', hasMarker);
     expect(amFiring.map(summary)).toEqual([
       'alertmanager/alert_firing/CheckoutDown',
       'alertmanager/alert_firing/DiskFilling',
       'alertmanager/alert_firing/Marker',
     ]);
-    const critical = await waitFor(async () => {
-      const list = await read('critical');
-      return list.length >= 3 ? list : null;
-    });
+    const critical = await readWhen('critical', (list) => list.length >= 3);
     // Lifecycle events and deployments are info (docs/events.md), so an info floor takes them.
-    const info = await waitFor(async () => {
-      const list = await read('info');
-      return list.some((e) => e.data.alert?.name === 'Marker') ? list : null;
-    });
+    const info = await readWhen('info', hasMarker);
     expect(info.map(summary)).toEqual([
       'recorder/recorder_started/',
       'alertmanager/alert_firing/CheckoutDown',

@@ -1,4 +1,5 @@
-import type { Admin } from 'kafkajs';
+import { randomUUID } from 'node:crypto';
+import type { Admin, Kafka } from 'kafkajs';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -25,4 +26,61 @@ export async function createTopic(
     },
     { timeoutMs: 30_000, what: `leaders for the ${partitions} partitions of ${topic}` },
   );
+}
+
+/** One message as a test reads it back. */
+export interface TopicMessage {
+  partition: number;
+  key: string | null;
+  value: Buffer;
+  headers: Record<string, string>;
+}
+
+/**
+ * Reads `topic` from the beginning with a new consumer group until `until` holds for what
+ * arrived (a number: at least that many messages), then disconnects and returns them in
+ * the order they arrived.
+ */
+export async function readTopic(
+  client: Kafka,
+  topic: string,
+  until: number | ((got: readonly TopicMessage[]) => boolean),
+  opts: { timeoutMs?: number; what?: string } = {},
+): Promise<TopicMessage[]> {
+  const done = typeof until === 'number' ? (got: readonly TopicMessage[]) => got.length >= until : until;
+  // A short fetch wait: kafkajs' first fetches of a new group can come back empty, and the
+  // default 5 s long poll would then stall every test for nothing.
+  const consumer = client.consumer({ groupId: `g-${randomUUID()}`, maxWaitTimeInMs: 100 });
+  const got: TopicMessage[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+        got.push({
+          partition,
+          key: message.key?.toString() ?? null,
+          value: message.value ?? Buffer.alloc(0),
+          headers,
+        });
+      },
+    });
+    const what =
+      opts.what ?? (typeof until === 'number' ? `${until} messages on ${topic}` : `the messages on ${topic}`);
+    await waitFor(() => done(got), {
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      what: `${what} (got ${got.length})`,
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return got;
+}
+
+/** Messages in the topic by the broker's own count (sum of high watermarks), independent of a consumer. */
+export async function messagesIn(admin: Admin, topic: string): Promise<number> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return offsets.reduce((sum, p) => sum + Number(p.high), 0);
 }

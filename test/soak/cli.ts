@@ -1,16 +1,18 @@
 /*
  * `npm run soak [-- --duration 5m] [--rate 3000] [--keep]`: runs the soak against the
- * compiled daemon (the npm script builds first), prints progress and the report, and exits
- * 1 when any invariant is broken or the soak could not finish, 2 on a usage error.
+ * compiled daemon (the npm script builds first; disk buffers on the webhook and Kafka outputs,
+ * the daemon SIGKILLed and restarted twice, once under 90 s), prints progress and the report,
+ * and exits 1 when any invariant is broken or the soak could not finish, 2 on a usage error.
  */
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../../src/config/units.js';
 import { defaultOptions, formatReport, run } from './soak.js';
 
 const USAGE = `usage: npm run soak -- [--duration 5m] [--rate EVENTS_PER_S] [--keep]
-  --duration   how long the load runs (Prometheus duration: 30s, 5m, 1h); default 5m
+  --duration   how long the load runs (Prometheus duration: 30s, 5m, 1h); default 5m.
+               The daemon is SIGKILLed and restarted at 1/3 and 2/3 of it (once, at 1/3, under 90s)
   --rate       offered events per second; default ${defaultOptions().rate}
-  --keep       keep the daemon's folder (config, logs, rotated files) even on success`;
+  --keep       keep the daemon's folder (config, logs, rotated files, data_dir) even on success`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

@@ -7,17 +7,36 @@
 import { Pool } from 'undici';
 
 /** What became of each sequence number. */
-export const SEQ = { unsent: 0, inFlight: 1, accepted: 2, refused: 3, failed: 4 } as const;
+export const SEQ = { unsent: 0, inFlight: 1, accepted: 2, refused: 3, failed: 4, unconfirmed: 5 } as const;
+
+/**
+ * The start of the 503 answer the daemon gives with acknowledgements on when a `block` output
+ * did not make the events durable within acknowledgement_timeout (docs/troubleshooting.md): the
+ * events were taken and are still written, so unlike a refusal they may be anywhere.
+ */
+const NOT_CONFIRMED = 'events accepted but not yet written within acknowledgement_timeout';
 
 export interface LoadStats {
   /** Events sent in requests (whatever the answer). */
   offered: number;
   /** Events in requests answered 202 with `accepted` equal to the request's events. */
   accepted: number;
-  /** Events in requests answered 503 (queue full: a real sender retries them). */
+  /** Events in requests answered 503 before they were taken (queue full: a real sender retries them). */
   refused: number;
+  /**
+   * Events in requests answered 503 after they were taken, because they were not durable within
+   * acknowledgement_timeout: not accepted (a real sender retries), yet recorded once the output can.
+   */
+  unconfirmed: number;
   /** Events in requests without an answer, or with an answer the soak did not expect. */
   failed: number;
+  /**
+   * Of `failed`, events in requests that failed while the daemon was being killed and started
+   * again (`restarting`): refused connections, connections closed without an answer. Not
+   * accepted, so not owed to any output; the events of such a request may still have been
+   * recorded before the kill (the soak finds those in the file).
+   */
+  failedInRestart: number;
   requests: number;
   corootRequests: number;
   alertmanagerRequests: number;
@@ -54,7 +73,9 @@ export class LoadGenerator {
     offered: 0,
     accepted: 0,
     refused: 0,
+    unconfirmed: 0,
     failed: 0,
+    failedInRestart: 0,
     requests: 0,
     corootRequests: 0,
     alertmanagerRequests: 0,
@@ -72,6 +93,11 @@ export class LoadGenerator {
   private startedAt = 0;
   private readonly pool: Pool;
   private idleWaiter: (() => void) | null = null;
+  /**
+   * Set by the soak from just before it kills the daemon until the next one is ready: the
+   * transport errors meanwhile are the restart's, expected, and counted in `failedInRestart`.
+   */
+  restarting = false;
 
   constructor(private readonly opts: LoadOptions) {
     this.pool = new Pool(opts.baseUrl, { connections: opts.maxInFlight, pipelining: 1 });
@@ -102,6 +128,11 @@ export class LoadGenerator {
 
   stateOf(seq: number): number {
     return seq < this.nextSeq ? (this.states[seq] as number) : SEQ.unsent;
+  }
+
+  /** A copy of every sequence number's state now (one byte each): what had been answered by then. */
+  snapshotStates(): Uint8Array {
+    return this.states.slice(0, this.nextSeq);
   }
 
   private tick(): void {
@@ -146,7 +177,8 @@ export class LoadGenerator {
       .catch((err: unknown) => {
         this.mark(first, n, SEQ.failed);
         this.stats.failed += n;
-        this.noteError(`transport: ${err instanceof Error ? err.message : String(err)}`);
+        if (this.restarting) this.stats.failedInRestart += n;
+        else this.noteError(`transport: ${err instanceof Error ? err.message : String(err)}`);
       })
       .finally(() => {
         this.inFlight--;
@@ -158,6 +190,9 @@ export class LoadGenerator {
     if (status === 202 && acceptedCount(text) === n) {
       this.mark(first, n, SEQ.accepted);
       this.stats.accepted += n;
+    } else if (status === 503 && text.includes(NOT_CONFIRMED)) {
+      this.mark(first, n, SEQ.unconfirmed);
+      this.stats.unconfirmed += n;
     } else if (status === 503) {
       this.mark(first, n, SEQ.refused);
       this.stats.refused += n;

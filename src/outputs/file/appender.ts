@@ -12,6 +12,8 @@ export class FileAppender {
   private file: OpenedFile | null = null;
   /** Bytes written since the last fdatasync. */
   private dirty = false;
+  /** Writes so far: a sync that ran beside writes (`fsync: interval`) covers only those before it. */
+  private writes = 0;
 
   constructor(
     private readonly path: string,
@@ -45,13 +47,19 @@ export class FileAppender {
     const bytesWritten = await appendBuffers(file, buffers);
     if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
     this.dirty = true;
+    this.writes++;
     return bytesWritten;
   }
 
-  /** fdatasync; throws what it threw (the caller decides what the lines then are). */
+  /**
+   * fdatasync; throws what it threw (the caller decides what the lines then are). Writes may run
+   * beside it (the interval sync): those that completed after it began stay unsynced. The
+   * caller must not reopen, release or close meanwhile.
+   */
   async sync(): Promise<void> {
+    const before = this.writes;
     await this.opened().handle.datasync();
-    this.dirty = false;
+    if (this.writes === before) this.dirty = false;
   }
 
   /**

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { RecorderEvent } from '../../events/event.js';
 import { Backoff } from '../../lib/backoff.js';
 import { ConditionWaiters } from '../../lib/condition.js';
+import { MARK, TRACE } from '../../lib/latency-trace.js';
 import type { Logger } from '../../log.js';
 import type { OutputMeter } from '../../metrics/registry.js';
 import type { WhenFull } from '../delivery/buffer-config.js';
@@ -79,6 +80,15 @@ export class FileOutput implements Output {
   private readonly due: Due = { open: false, reopen: false, check: false, fsync: false, finish: false };
   private busy = false;
   private kicked = false;
+  /**
+   * The `fsync: interval` fdatasync, which runs beside writes rather than in the loop: on a
+   * real disk it takes milliseconds (journal commit), and holding every write behind it was the
+   * tail of the answer time with acknowledgements. Whatever replaces or closes the descriptor
+   * waits for it first (`settleSync`).
+   */
+  private intervalSync: Promise<void> | null = null;
+  /** The interval sync failed: the loop handles it in turn (it releases the descriptor). */
+  private syncError: { err: unknown } | null = null;
 
   private readonly backoff = new Backoff(100, 5000);
   private openTimer: NodeJS.Timeout | null = null;
@@ -99,6 +109,8 @@ export class FileOutput implements Output {
   private readonly durable = new CommitWatermark();
   private roomWaiters: Array<() => void> = [];
   private readonly dropLog = new DropLogThrottle();
+  /** Lines `send` took so far (the latency trace's event numbers). */
+  private linesTaken = 0;
 
   constructor(
     private readonly config: FileOutputConfig,
@@ -143,6 +155,7 @@ export class FileOutput implements Output {
       return false;
     }
     this.buffered.push(line);
+    this.linesTaken++;
     this.durable.take();
     // While the file is not open, the successful reopen flushes; no point waking the loop.
     if (this.appender.isOpen) this.kick();
@@ -228,7 +241,7 @@ export class FileOutput implements Output {
     const drained = await this.progress.until(() => this.pending() === 0, deadline - performance.now());
     // A write still running at the deadline accounts for its own lines when it returns;
     // waiting for it could exceed the budget without bound (a hung network filesystem).
-    const abandonedOp = !drained && this.busy;
+    const abandonedOp = !drained && (this.busy || this.intervalSync !== null);
     if (!drained) this.abandon();
     this.stopped = true;
     this.clearTimer('openTimer');
@@ -260,6 +273,7 @@ export class FileOutput implements Output {
   }
 
   private async finish(): Promise<void> {
+    await this.settleSync();
     await this.appender.close();
     this.onFinished?.();
     this.onFinished = null;
@@ -267,15 +281,22 @@ export class FileOutput implements Output {
 
   // ---- the I/O loop ---------------------------------------------------------------
 
-  /** Schedules the loop once; everything asked for meanwhile is done in the same pass. */
+  /**
+   * Schedules the loop once; everything asked for meanwhile is done in the same pass. A
+   * microtask, not setImmediate: the recorder calls `send` for every event of its turn
+   * synchronously, so the turn's lines are all buffered when the microtask runs, and the write
+   * starts at the end of that turn instead of one event-loop iteration later.
+   */
   private kick(): void {
     if (this.busy || this.kicked) return;
     this.kicked = true;
-    setImmediate(() => {
-      this.kicked = false;
-      void this.run();
-    });
+    queueMicrotask(this.runKicked);
   }
+
+  private readonly runKicked = (): void => {
+    this.kicked = false;
+    void this.run();
+  };
 
   private async run(): Promise<void> {
     if (this.busy) return;
@@ -290,7 +311,8 @@ export class FileOutput implements Output {
     } finally {
       this.busy = false;
       this.progress.changed();
-      if (healthy && this.hasWork()) this.kick();
+      // Work that arrived during the last step; a later iteration, so a bug can never spin here.
+      if (healthy && this.hasWork()) setImmediate(() => this.kick());
     }
   }
 
@@ -302,6 +324,12 @@ export class FileOutput implements Output {
       return false;
     }
     if (this.stopped) return false;
+    if (this.syncError) {
+      const { err } = this.syncError;
+      this.syncError = null;
+      await this.fail('fdatasync failed', err);
+      return true;
+    }
     const file = this.appender.current;
     if (!file) {
       if (!this.due.open) return false;
@@ -313,11 +341,11 @@ export class FileOutput implements Output {
     } else if (this.due.check) {
       this.due.check = false;
       await this.checkRotation(file);
+    } else if (this.due.fsync && !this.intervalSync) {
+      this.due.fsync = false;
+      this.startIntervalSync();
     } else if (this.pending() > 0) {
       await this.flush();
-    } else if (this.due.fsync) {
-      this.due.fsync = false;
-      await this.syncInterval();
     } else {
       return false;
     }
@@ -327,8 +355,9 @@ export class FileOutput implements Output {
   private hasWork(): boolean {
     if (this.due.finish) return true;
     if (this.stopped) return false;
+    if (this.syncError) return true;
     if (!this.appender.isOpen) return this.due.open;
-    return this.due.reopen || this.due.check || this.due.fsync || this.pending() > 0;
+    return this.due.reopen || this.due.check || (this.due.fsync && !this.intervalSync) || this.pending() > 0;
   }
 
   // ---- opening ----------------------------------------------------------------------
@@ -379,6 +408,7 @@ export class FileOutput implements Output {
 
   /** Gives up a descriptor after an I/O error; the retry opens the path afresh. */
   private async fail(what: string, err: unknown): Promise<void> {
+    await this.settleSync();
     this.lastWriteFailed = true;
     this.due.fsync = false;
     this.due.check = false;
@@ -417,6 +447,7 @@ export class FileOutput implements Output {
    * synced, unless fsync is `none`, and closed only after the new one is open).
    */
   private async swap(create: boolean, reason: string): Promise<void> {
+    await this.settleSync();
     try {
       await this.appender.reopen(create, this.config.fsync !== 'none');
     } catch (err) {
@@ -454,10 +485,13 @@ export class FileOutput implements Output {
     const started = performance.now();
     let phase: 'write' | 'sync' = 'write';
     this.flushing = true;
+    const taken = this.linesTaken;
+    TRACE?.mark(MARK.writeStart, taken);
     try {
       while (batch.remaining > 0) {
         batch.advance(await this.appender.append(batch.unwritten()));
       }
+      TRACE?.mark(MARK.writeDone, taken);
       if (this.config.fsync === 'always') {
         phase = 'sync';
         await this.appender.sync();
@@ -513,13 +547,29 @@ export class FileOutput implements Output {
     this.fsyncTimer.unref();
   }
 
-  private async syncInterval(): Promise<void> {
+  /** Starts the interval fdatasync beside the loop; a failure is handed back to the loop. */
+  private startIntervalSync(): void {
     if (!this.appender.unsynced) return;
-    try {
-      await this.appender.sync();
-    } catch (err) {
-      await this.fail('fdatasync failed', err);
-    }
+    TRACE?.mark(MARK.syncStart, 0);
+    this.intervalSync = this.appender.sync().then(
+      () => {
+        TRACE?.mark(MARK.syncDone, 0);
+        this.intervalSync = null;
+        // A timer that fired meanwhile left `due.fsync` waiting for this one to end.
+        if (this.due.fsync) this.kick();
+      },
+      (err: unknown) => {
+        TRACE?.mark(MARK.syncDone, 0);
+        this.intervalSync = null;
+        this.syncError = { err };
+        this.kick();
+      },
+    );
+  }
+
+  /** Waits for a running interval sync: the descriptor must not change under it. */
+  private async settleSync(): Promise<void> {
+    if (this.intervalSync) await this.intervalSync;
   }
 
   // ---- small helpers ------------------------------------------------------------------

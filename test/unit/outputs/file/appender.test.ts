@@ -32,6 +32,31 @@ describe('FileAppender', () => {
     expect(a.isOpen).toBe(false);
   });
 
+  it('a write that completes while a sync runs stays unsynced after it', async () => {
+    const path = join(await tempDir('cer-appender-'), 'events.jsonl');
+    const a = new FileAppender(path, 0o644, silentLogger);
+    await a.open();
+    await a.append(lines('a'));
+    const handle = a.current?.handle;
+    if (!handle) throw new Error('not open');
+    const datasync = handle.datasync.bind(handle);
+    let release: () => void = () => {};
+    handle.datasync = () =>
+      new Promise<void>((r) => {
+        release = r;
+      }).then(datasync);
+    const syncing = a.sync();
+    await a.append(lines('b'));
+    release();
+    await syncing;
+    expect(a.unsynced).toBe(true);
+    handle.datasync = datasync;
+    await a.sync();
+    expect(a.unsynced).toBe(false);
+    await a.close();
+    expect(await readFile(path, 'utf8')).toBe('a\nb\n');
+  });
+
   it('reopen moves to the new file only once it is open; without create a missing path keeps the old one', async () => {
     const dir = await tempDir('cer-appender-');
     const path = join(dir, 'events.jsonl');
