@@ -222,7 +222,7 @@ export interface SoakReport {
     baselineKinds: Record<string, number>;
     endKinds: Record<string, number>;
   };
-  logs: { errors: Record<string, number>; warnings: Record<string, number> };
+  logs: { errors: Record<string, number>; warnings: Record<string, number>; errorSamples: LogLine[] };
   dir: string;
 }
 
@@ -511,10 +511,14 @@ export async function run(partial: Partial<SoakOptions> = {}): Promise<SoakResul
         const due = startedAt + at * opts.durationMs;
         if (due > Date.now()) await delay(due - Date.now());
         const giveUpAt = Math.min(Date.now() + opts.killWaitMs, stopAt - 2000);
+        // The broker down is preferred; on a slow machine its cycle may not come round in
+        // time, so after half the wait a Kafka backlog with the broker up will do.
+        const preferUntil = Date.now() + opts.killWaitMs / 2;
         const hard = (): boolean => {
           const last = current()?.books.last;
           const held = (name: string) => (last?.outputs.find((o) => o.output === name)?.pending ?? 0) > 0;
-          return !liveBroker.running && receiver.mode !== 'ok' && held('webhook') && held('kafka');
+          const brokerOk = !liveBroker.running || Date.now() > preferUntil;
+          return brokerOk && receiver.mode !== 'ok' && held('webhook') && held('kafka');
         };
         while (!hard() && Date.now() < giveUpAt) await delay(50);
         if (!running()) break;
@@ -899,6 +903,8 @@ export async function run(partial: Partial<SoakOptions> = {}): Promise<SoakResul
     for (const life of lifetimes) {
       life.memory.stop();
       await life.daemon.stop('SIGKILL').catch(() => null);
+      // Kept with the folder when something failed (or --keep): each process's own log.
+      await writeFile(join(dir, `daemon-${life.books.n}.log`), life.daemon.rawStderr()).catch(() => {});
     }
     await receiver.stop().catch(() => {});
     await broker?.destroy().catch(() => {});
@@ -1201,11 +1207,15 @@ async function consumeTopic(kafka: Kafka, topic: string): Promise<TopicFindings>
 function logSummary(logs: readonly LogLine[]): SoakReport['logs'] {
   const errors: Record<string, number> = {};
   const warnings: Record<string, number> = {};
+  const errorSamples: LogLine[] = [];
   for (const l of logs) {
-    if (l.level === 'error') errors[l.msg] = (errors[l.msg] ?? 0) + 1;
-    else if (l.level === 'warn') warnings[l.msg] = (warnings[l.msg] ?? 0) + 1;
+    if (l.level === 'error') {
+      // The first line of each error message in full: the count alone does not say why.
+      if (errors[l.msg] === undefined) errorSamples.push(l);
+      errors[l.msg] = (errors[l.msg] ?? 0) + 1;
+    } else if (l.level === 'warn') warnings[l.msg] = (warnings[l.msg] ?? 0) + 1;
   }
-  return { errors, warnings };
+  return { errors, warnings, errorSamples };
 }
 
 export function mib(bytes: number): string {
@@ -1267,6 +1277,7 @@ export function formatReport({ report: r, failures }: SoakResult): string {
     `  fds: baseline ${r.fds.baseline} ${JSON.stringify(r.fds.baselineKinds)}`,
     `       end      ${r.fds.end} ${JSON.stringify(r.fds.endKinds)}`,
     `  daemon logs (every process): errors ${JSON.stringify(r.logs.errors)}, warnings ${JSON.stringify(r.logs.warnings)}`,
+    ...r.logs.errorSamples.map((l) => `    first ${JSON.stringify(l)}`),
   );
   if (failures.length === 0) lines.push('  PASS: every invariant holds');
   else {
