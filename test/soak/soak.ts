@@ -35,6 +35,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { bufferDir } from '../../src/outputs/delivery/disk/dir-name.js';
+import { readLock } from '../../src/outputs/delivery/disk/lock.js';
 import { books, type OutputBooks } from '../bench/accounting.js';
 import { type LogLine, post, type RunningDaemon, startDaemon, tempDir } from '../helpers/daemon.js';
 import { sampleSum, scrape } from '../helpers/metrics.js';
@@ -383,6 +384,26 @@ export async function run(partial: Partial<SoakOptions> = {}): Promise<SoakResul
       lifetimes.push(life);
       return life;
     };
+    // A restart on a starved machine may take longer than the harness's 15 s to listen: that
+    // says nothing about the daemon's books, so it gets two more tries (each logged).
+    const startAgain = async (n: number, backlog: Record<string, number>): Promise<Lifetime> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await start(n, backlog);
+        } catch (err) {
+          if (attempt === 3) throw err;
+          say(`process #${n} did not start (attempt ${attempt}): ${(err as Error).message.split('\n')[0]}`);
+          // The harness SIGKILLed that attempt; its buffer locks go with it.
+          await waitFor(
+            () => DISK_OUTPUTS.every((name) => readLock(bufferDir(dataDir, name))?.alive !== true),
+            {
+              timeoutMs: 15_000,
+              what: 'the failed attempt to let go of the buffers',
+            },
+          );
+        }
+      }
+    };
     const first = await start(1, {});
     const d1 = first.daemon;
     const ports: KnownPorts = {
@@ -463,7 +484,7 @@ export async function run(partial: Partial<SoakOptions> = {}): Promise<SoakResul
       const bufferedAtLastScrape = {} as Record<DiskOutput, number>;
       for (const name of DISK_OUTPUTS) bufferedAtLastScrape[name] = life.books.output(name)?.pending ?? 0;
       const restartFrom = Date.now();
-      const next = await start(k + 2, counts);
+      const next = await startAgain(k + 2, counts);
       next.memory.start();
       await waitFor(() => fetch(`${next.daemon.baseUrl}/-/healthy`).then((r) => r.status === 200), {
         timeoutMs: 15_000,
@@ -895,7 +916,7 @@ export async function run(partial: Partial<SoakOptions> = {}): Promise<SoakResul
         : `exited (${String(d.proc.exitCode ?? d.proc.signalCode)})`;
     const tail = d.rawStderr().trim().split('\n').slice(-20).join('\n');
     throw new Error(
-      `${(err as Error).message}\ndaemon ${state}; folder kept: ${dir}; last stderr lines:\n${tail}`,
+      `${(err as Error).message}\ndaemon ${state}; folder kept: ${dir}; broken so far:\n${failures.join('\n')}\nlast stderr lines:\n${tail}`,
     );
   } finally {
     await load?.stop().catch(() => {});
