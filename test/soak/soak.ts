@@ -35,6 +35,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { bufferDir } from '../../src/outputs/delivery/disk/dir-name.js';
+import { readLock } from '../../src/outputs/delivery/disk/lock.js';
 import { books, type OutputBooks } from '../bench/accounting.js';
 import { type LogLine, post, type RunningDaemon, startDaemon, tempDir } from '../helpers/daemon.js';
 import { sampleSum, scrape } from '../helpers/metrics.js';
@@ -222,7 +223,7 @@ export interface SoakReport {
     baselineKinds: Record<string, number>;
     endKinds: Record<string, number>;
   };
-  logs: { errors: Record<string, number>; warnings: Record<string, number> };
+  logs: { errors: Record<string, number>; warnings: Record<string, number>; errorSamples: LogLine[] };
   dir: string;
 }
 
@@ -383,6 +384,26 @@ export async function run(partial: Partial<SoakOptions> = {}): Promise<SoakResul
       lifetimes.push(life);
       return life;
     };
+    // A restart on a starved machine may take longer than the harness's 15 s to listen: that
+    // says nothing about the daemon's books, so it gets two more tries (each logged).
+    const startAgain = async (n: number, backlog: Record<string, number>): Promise<Lifetime> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await start(n, backlog);
+        } catch (err) {
+          if (attempt === 3) throw err;
+          say(`process #${n} did not start (attempt ${attempt}): ${(err as Error).message.split('\n')[0]}`);
+          // The harness SIGKILLed that attempt; its buffer locks go with it.
+          await waitFor(
+            () => DISK_OUTPUTS.every((name) => readLock(bufferDir(dataDir, name))?.alive !== true),
+            {
+              timeoutMs: 15_000,
+              what: 'the failed attempt to let go of the buffers',
+            },
+          );
+        }
+      }
+    };
     const first = await start(1, {});
     const d1 = first.daemon;
     const ports: KnownPorts = {
@@ -463,7 +484,7 @@ export async function run(partial: Partial<SoakOptions> = {}): Promise<SoakResul
       const bufferedAtLastScrape = {} as Record<DiskOutput, number>;
       for (const name of DISK_OUTPUTS) bufferedAtLastScrape[name] = life.books.output(name)?.pending ?? 0;
       const restartFrom = Date.now();
-      const next = await start(k + 2, counts);
+      const next = await startAgain(k + 2, counts);
       next.memory.start();
       await waitFor(() => fetch(`${next.daemon.baseUrl}/-/healthy`).then((r) => r.status === 200), {
         timeoutMs: 15_000,
@@ -511,10 +532,14 @@ export async function run(partial: Partial<SoakOptions> = {}): Promise<SoakResul
         const due = startedAt + at * opts.durationMs;
         if (due > Date.now()) await delay(due - Date.now());
         const giveUpAt = Math.min(Date.now() + opts.killWaitMs, stopAt - 2000);
+        // The broker down is preferred; on a slow machine its cycle may not come round in
+        // time, so after half the wait a Kafka backlog with the broker up will do.
+        const preferUntil = Date.now() + opts.killWaitMs / 2;
         const hard = (): boolean => {
           const last = current()?.books.last;
           const held = (name: string) => (last?.outputs.find((o) => o.output === name)?.pending ?? 0) > 0;
-          return !liveBroker.running && receiver.mode !== 'ok' && held('webhook') && held('kafka');
+          const brokerOk = !liveBroker.running || Date.now() > preferUntil;
+          return brokerOk && receiver.mode !== 'ok' && held('webhook') && held('kafka');
         };
         while (!hard() && Date.now() < giveUpAt) await delay(50);
         if (!running()) break;
@@ -891,7 +916,7 @@ export async function run(partial: Partial<SoakOptions> = {}): Promise<SoakResul
         : `exited (${String(d.proc.exitCode ?? d.proc.signalCode)})`;
     const tail = d.rawStderr().trim().split('\n').slice(-20).join('\n');
     throw new Error(
-      `${(err as Error).message}\ndaemon ${state}; folder kept: ${dir}; last stderr lines:\n${tail}`,
+      `${(err as Error).message}\ndaemon ${state}; folder kept: ${dir}; broken so far:\n${failures.join('\n')}\nlast stderr lines:\n${tail}`,
     );
   } finally {
     await load?.stop().catch(() => {});
@@ -899,6 +924,8 @@ export async function run(partial: Partial<SoakOptions> = {}): Promise<SoakResul
     for (const life of lifetimes) {
       life.memory.stop();
       await life.daemon.stop('SIGKILL').catch(() => null);
+      // Kept with the folder when something failed (or --keep): each process's own log.
+      await writeFile(join(dir, `daemon-${life.books.n}.log`), life.daemon.rawStderr()).catch(() => {});
     }
     await receiver.stop().catch(() => {});
     await broker?.destroy().catch(() => {});
@@ -1201,11 +1228,15 @@ async function consumeTopic(kafka: Kafka, topic: string): Promise<TopicFindings>
 function logSummary(logs: readonly LogLine[]): SoakReport['logs'] {
   const errors: Record<string, number> = {};
   const warnings: Record<string, number> = {};
+  const errorSamples: LogLine[] = [];
   for (const l of logs) {
-    if (l.level === 'error') errors[l.msg] = (errors[l.msg] ?? 0) + 1;
-    else if (l.level === 'warn') warnings[l.msg] = (warnings[l.msg] ?? 0) + 1;
+    if (l.level === 'error') {
+      // The first line of each error message in full: the count alone does not say why.
+      if (errors[l.msg] === undefined) errorSamples.push(l);
+      errors[l.msg] = (errors[l.msg] ?? 0) + 1;
+    } else if (l.level === 'warn') warnings[l.msg] = (warnings[l.msg] ?? 0) + 1;
   }
-  return { errors, warnings };
+  return { errors, warnings, errorSamples };
 }
 
 export function mib(bytes: number): string {
@@ -1267,6 +1298,7 @@ export function formatReport({ report: r, failures }: SoakResult): string {
     `  fds: baseline ${r.fds.baseline} ${JSON.stringify(r.fds.baselineKinds)}`,
     `       end      ${r.fds.end} ${JSON.stringify(r.fds.endKinds)}`,
     `  daemon logs (every process): errors ${JSON.stringify(r.logs.errors)}, warnings ${JSON.stringify(r.logs.warnings)}`,
+    ...r.logs.errorSamples.map((l) => `    first ${JSON.stringify(l)}`),
   );
   if (failures.length === 0) lines.push('  PASS: every invariant holds');
   else {
