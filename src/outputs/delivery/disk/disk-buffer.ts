@@ -132,7 +132,7 @@ export class DiskBuffer implements DeliveryBuffer {
   private scratch: Buffer | null = null;
   /** `sync: normal`: descriptors of segments sealed since the last fdatasync; the next flush syncs and closes them. */
   private readonly unsyncedSealed: number[] = [];
-  /** `sync: normal`: a segment was created since the last flush; its directory entry is synced with it. */
+  /** A segment was created (`sync: normal`) or unlinked since the last flush: the next one fsyncs the directory. */
   private dirUnsynced = false;
   private readonly room = new RoomListeners();
   private readWakeScheduled = false;
@@ -251,8 +251,8 @@ export class DiskBuffer implements DeliveryBuffer {
       throw err;
     }
     this.timer = setInterval(() => {
-      this.syncDue = this.writtenSeq > this.syncedSeq;
-      this.ledgerDue = this.ledgerSeq !== this.acked;
+      this.syncDue = this.writtenSeq > this.syncedSeq || this.dirUnsynced;
+      this.ledgerDue = true;
       this.kick();
     }, options.flushIntervalMs);
     this.timer.unref();
@@ -353,10 +353,8 @@ export class DiskBuffer implements DeliveryBuffer {
       this.markDone(start, end);
       i++;
     }
-    if (this.acked !== before && this.freeable()) {
-      this.ledgerDue = true;
-      this.kick();
-    }
+    // Delivered segments are freed with the next flush; at once only when space runs short.
+    if (this.acked !== before && this.freeable() && this.spaceShort()) this.kick();
   }
 
   async close(): Promise<number> {
@@ -467,6 +465,16 @@ export class DiskBuffer implements DeliveryBuffer {
     }
   }
 
+  /**
+   * Over half of max_size in use: free delivered segments as soon as they are delivered.
+   * Otherwise once per flush interval, so that a busy buffer's ledger fdatasync (a journal
+   * commit, which on ext4 waits for the segments' data and holds up appends meanwhile) runs
+   * with the periodic sync, not once per segment.
+   */
+  private spaceShort(): boolean {
+    return this.bytes > this.budget / 2;
+  }
+
   private freeable(): boolean {
     const oldest = this.segments[0];
     if (!oldest?.sealed) return false;
@@ -570,7 +578,8 @@ export class DiskBuffer implements DeliveryBuffer {
 
   private ledgerWork(): boolean {
     if (Date.now() < this.pausedUntil) return false;
-    return (this.ledgerDue && this.ledgerSeq !== this.acked) || this.freeable();
+    const freeable = this.freeable();
+    return (this.ledgerDue && (this.ledgerSeq !== this.acked || freeable)) || (freeable && this.spaceShort());
   }
 
   private async writeTurns(): Promise<void> {
@@ -787,7 +796,9 @@ export class DiskBuffer implements DeliveryBuffer {
     }
     if (removed) {
       this.room.notify();
-      await fsyncDirAsync(this.options.dir).catch(() => undefined);
+      // The unlinks reach the disk with the next flush's directory fsync; a segment that
+      // comes back after a power loss is below the synced ledger and removed at start.
+      this.dirUnsynced = true;
     }
   }
 
