@@ -757,7 +757,9 @@ export class DiskBuffer implements DeliveryBuffer {
       await closeAsync(fd);
     }
     const tail = this.segments.at(-1);
-    if (tail?.fd != null) await fdatasyncAsync(tail.fd);
+    // Under sync: full every write was fdatasync'ed already, and the write lane may close the
+    // tail's descriptor (sealing it) while this runs.
+    if (this.options.sync === 'normal' && tail?.fd != null) await fdatasyncAsync(tail.fd);
     if (this.dirUnsynced) {
       this.dirUnsynced = false;
       await fsyncDirAsync(this.options.dir).catch((err: unknown) => {
