@@ -103,4 +103,33 @@ describe('MemoryBuffer', () => {
     expect(b.push(line(4), meta)).toBe(false);
     expect(await b.close()).toBe(0);
   });
+
+  it('announces freed room: a held bound at ack, a waiting bound when records are handed out, and at close', async () => {
+    const held = new MemoryBuffer(2, 'held');
+    let heldCalls = 0;
+    const stop = held.onRoom(() => heldCalls++);
+    held.push(line(0), meta);
+    held.push(line(1), meta);
+    expect(held.full).toBe(true);
+    const got = await held.read(2, Number.POSITIVE_INFINITY);
+    expect(heldCalls).toBe(0); // handed out is still held
+    held.ack(got);
+    expect(heldCalls).toBe(1);
+    expect(held.full).toBe(false);
+    stop();
+    held.push(line(2), meta);
+    held.ack(await held.read(1, Number.POSITIVE_INFINITY));
+    expect(heldCalls).toBe(1); // unsubscribed
+
+    const waiting = new MemoryBuffer(1, 'waiting');
+    let waitingCalls = 0;
+    waiting.onRoom(() => waitingCalls++);
+    waiting.push(line(0), meta);
+    expect(waiting.full).toBe(true);
+    await waiting.read(1, Number.POSITIVE_INFINITY);
+    expect(waitingCalls).toBe(1);
+    expect(waiting.full).toBe(false);
+    await waiting.close();
+    expect(waitingCalls).toBe(2);
+  });
 });
