@@ -87,7 +87,10 @@ async function driveOutput(
     registrySum(metrics.registry, 'coroot_event_recorder_output_drops_total', { reason: 'buffer_full' });
   await new Promise((r) => setTimeout(r, warmupSec * 1000));
   const [w0, r0, f0, t0] = [await written(), await requests(), await refused(), performance.now()];
+  // This process's CPU over the window, every thread: the libuv pool's write syscalls included.
+  const cpu0 = process.cpuUsage();
   await new Promise((r) => setTimeout(r, durationSec * 1000));
+  const cpu = process.cpuUsage(cpu0);
   const [w1, r1, f1, t1] = [await written(), await requests(), await refused(), performance.now()];
   feeding = false;
   await out.close(0);
@@ -97,6 +100,8 @@ async function driveOutput(
     eventsPerSec: (w1 - w0) / seconds,
     requestsPerSec: (r1 - r0) / seconds,
     refusedPerSec: (f1 - f0) / seconds,
+    cores: (cpu.user + cpu.system) / 1e6 / seconds,
+    systemCores: cpu.system / 1e6 / seconds,
   };
 }
 
@@ -152,6 +157,7 @@ export async function benchWebhook(opts: BenchOptions): Promise<BenchResult[]> {
   const batched: Array<{ eventsPerSec: number; requestsPerSec: number }> = [];
   const batchedDisk: number[] = [];
   const diskRefused: number[] = [];
+  const cpuNote: string[] = [];
   /** Disk over memory per round: adjacent runs see nearly the same machine. */
   const diskRatios: number[] = [];
   const prof = opts.cpuProfDir;
@@ -168,6 +174,9 @@ export async function benchWebhook(opts: BenchOptions): Promise<BenchResult[]> {
       batched.push(mem);
       batchedDisk.push(d.eventsPerSec);
       diskRefused.push(d.refusedPerSec);
+      const c = (x: { cores: number; systemCores: number }) =>
+        `${round(x.cores, 2)} (${round(x.systemCores, 2)} system)`;
+      cpuNote.push(`memory ${c(mem)} / disk ${c(d)}`);
       diskRatios.push(d.eventsPerSec / Math.max(1, mem.eventsPerSec));
     }
   } finally {
@@ -202,7 +211,7 @@ export async function benchWebhook(opts: BenchOptions): Promise<BenchResult[]> {
       ratio: round(median(diskRatios), 3),
       target: `>= ${DISK_RATIO_TARGET} of the memory-buffered run`,
       met: median(diskRatios) >= DISK_RATIO_TARGET,
-      note: `ceiling: the memory-buffered batched run above; ratio: median over rounds of disk / memory run back to back (order flipped each round): ${diskRatios.map((x) => round(x, 2)).join(', ')}; sync: normal; refused for a full buffer (writes behind, the feeder waits a tick): ${diskRefused.map((x) => round(x, 0)).join(', ')} events/s; ${rounds} round(s) x ${durationSec}s`,
+      note: `ceiling: the memory-buffered batched run above; ratio: median over rounds of disk / memory run back to back (order flipped each round): ${diskRatios.map((x) => round(x, 2)).join(', ')}; sync: normal; refused for a full buffer (writes behind, the feeder waits a tick): ${diskRefused.map((x) => round(x, 0)).join(', ')} events/s; cores used by the bench process (all threads) per round: ${cpuNote.join('; ')}; ${rounds} round(s) x ${durationSec}s`,
     },
   ];
 }
