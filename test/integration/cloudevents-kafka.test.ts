@@ -17,7 +17,7 @@ import { expectCloudEventAttributes } from '../helpers/cloudevents.js';
 import { configOf } from '../helpers/config.js';
 import { testAlertEvent } from '../helpers/events.js';
 import { waitForKafka } from '../kafka/context.js';
-import { readTopic } from '../kafka/topics.js';
+import { createTopic, readTopic } from '../kafka/topics.js';
 
 const kafka = inject('kafka');
 
@@ -40,7 +40,7 @@ describe.skipIf(kafka.brokers === null)('Kafka output, format: cloudevents', () 
 
   it('binary content mode: ce_ headers, the event JSON as value, keyed by fingerprint', async () => {
     const topic = `ce-${randomUUID().slice(0, 8)}`;
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopic(admin, topic);
     const config = configOf(
       `kafka_outputs:\n  - brokers: [${address}]\n    topic: ${topic}\n    format: cloudevents\n    compression: snappy\n`,
     );

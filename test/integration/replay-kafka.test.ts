@@ -12,7 +12,7 @@ import { jsonOf } from '../../src/events/serialize.js';
 import { tempDir } from '../helpers/daemon.js';
 import { AUDIT_START_MS, runCli, writeAuditSet } from '../helpers/replay.js';
 import { waitForKafka } from '../kafka/context.js';
-import { messagesIn, readTopic } from '../kafka/topics.js';
+import { createTopic, messagesIn, readTopic } from '../kafka/topics.js';
 
 const kafka = inject('kafka');
 
@@ -34,7 +34,7 @@ describe.skipIf(kafka.brokers === null)('replay into Kafka', () => {
   it('a rotated set → exactly the selected events, in order, byte for byte, keyed by fingerprint', async () => {
     // One partition: the topic's order is the order replay produced in.
     const topic = `replay-${randomUUID().slice(0, 8)}`;
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopic(admin, topic);
     const dir = await tempDir('cer-replay-kafka-');
     const config = join(dir, 'recorder.yaml');
     await writeFile(
