@@ -640,8 +640,9 @@ export class DiskBuffer implements DeliveryBuffer {
    * last whole record, back off.
    */
   private async writeBatch(final: boolean): Promise<void> {
-    const startIdx = this.mem.length - this.staged();
-    const first = this.mem[startIdx] as Entry;
+    // Only this lane consumes staged records, so the first staged one stays first across the
+    // awaits below; its index does not: a read meanwhile may compact `mem` (trimMemory).
+    const first = this.mem[this.mem.length - this.staged()] as Entry;
     let tail = this.segments.at(-1);
     if (
       !tail ||
@@ -656,17 +657,22 @@ export class DiskBuffer implements DeliveryBuffer {
       this.segments.push(tail);
     }
     const seg = tail;
-    let count = 0;
+    // The batch's entries themselves, not their indexes, are what the write marks afterwards.
+    const batch: Entry[] = [];
     let bytes = 0;
-    for (let i = startIdx; i < this.mem.length; i++) {
-      const size = (this.mem[i] as Entry).size;
-      if (count > 0 && (seg.size + bytes + size > this.segmentBytes || bytes + size > MAX_WRITE_BATCH)) break;
-      bytes += size;
-      count++;
+    for (let i = this.mem.length - this.staged(); i < this.mem.length; i++) {
+      const e = this.mem[i] as Entry;
+      if (
+        batch.length > 0 &&
+        (seg.size + bytes + e.size > this.segmentBytes || bytes + e.size > MAX_WRITE_BATCH)
+      )
+        break;
+      bytes += e.size;
+      batch.push(e);
     }
     const out = this.writeBuffer(bytes);
-    for (let i = startIdx, at = 0; i < startIdx + count; i++) {
-      const e = this.mem[i] as Entry;
+    let at = 0;
+    for (const e of batch) {
       encodeRecordInto(out, at, e.record.seq, e.record.line);
       at += e.size;
     }
@@ -704,13 +710,12 @@ export class DiskBuffer implements DeliveryBuffer {
     }
     this.writeBackoff.reset();
     let offset = start;
-    for (let i = startIdx; i < startIdx + count; i++) {
-      const e = this.mem[i] as Entry;
+    for (const e of batch) {
       offset += e.size;
       e.seg = seg;
       e.end = offset;
     }
-    this.writtenSeq = (this.mem[startIdx + count - 1] as Entry).record.seq;
+    this.writtenSeq = (batch.at(-1) as Entry).record.seq;
     seg.size += bytes;
     this.segmentTotal += bytes;
     this.stagedBytes -= bytes;

@@ -1,6 +1,7 @@
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Logger } from '../../../../../src/log.js';
 import { DiskBuffer } from '../../../../../src/outputs/delivery/disk/disk-buffer.js';
 import { inspectBuffer } from '../../../../../src/outputs/delivery/disk/inspect.js';
 import { BufferLockedError } from '../../../../../src/outputs/delivery/disk/lock.js';
@@ -113,5 +114,29 @@ describe('DiskBuffer', () => {
     await a.committed();
     expect((await inspectBuffer(dir)).pending).toBe(1);
     await a.close();
+  });
+  it('a reader that compacts the in-memory records while a write is in flight loses nothing and marks the right records written', async () => {
+    const dir = await tempDir('cer-disk-');
+    const errors: string[] = [];
+    const a = openBuffer(dir, { log: new Logger('error', (l) => errors.push(l)) });
+    for (let i = 0; i < 1500; i++) a.push(line(i), meta(i));
+    await a.committed();
+    for (let i = 1500; i < 2500; i++) a.push(line(i), meta(i));
+    // The write lane starts after this turn: let it take its batch and wait on the disk.
+    await new Promise((r) => setImmediate(r));
+    // Reading 1300 written records lets the buffer drop them from memory and compact it,
+    // which renumbers the records the write in flight holds.
+    const taken = await readAll(a, 1300);
+    expect(taken.map(idOf)).toEqual(Array.from({ length: 1300 }, (_, i) => i));
+    await a.committed();
+    a.ack(taken);
+    // The rest is on disk with the right records: a new instance reads exactly 1300..2499.
+    await a.close();
+    const b = openBuffer(dir);
+    const rest = await readAll(b, 1200);
+    expect(rest.map(idOf)).toEqual(Array.from({ length: 1200 }, (_, i) => i + 1300));
+    expect(b.length).toBe(1200);
+    await b.close();
+    expect(errors).toEqual([]);
   });
 });
