@@ -74,7 +74,7 @@ export function books(text: string): Books {
   };
 }
 
-/** Waits until the outputs `drained` picks have nothing pending; returns that snapshot. */
+/** Waits until the recorder queue is empty and the outputs `drained` picks have nothing pending; returns that snapshot. */
 export async function waitDrained(
   daemon: DaemonProcess,
   drained: (o: OutputBooks) => boolean,
@@ -85,7 +85,10 @@ export async function waitDrained(
     return await waitFor(
       async () => {
         last = books(await daemon.metrics());
-        return last.outputs.filter(drained).every((o) => o.pending === 0) ? last : null;
+        // The recorder queue too: events still in it were received but not yet handed to any
+        // output, so a snapshot then would show every output short by that many.
+        const queued = last.sample(`${P}queue_length`);
+        return queued === 0 && last.outputs.filter(drained).every((o) => o.pending === 0) ? last : null;
       },
       { timeoutMs, intervalMs: 100, what: 'the outputs to drain' },
     );
