@@ -101,11 +101,15 @@ function* lazily<T>(n: number, make: (i: number) => T): Generator<T> {
 
 type Line = { data?: { alert?: { labels?: Record<string, string>; summary?: string } } };
 
-/** Every whole line of a JSONL file (a line cut by kill -9 would be the last; none is expected). */
+/**
+ * Every whole line of a JSONL file. kill -9 can cut the write in flight (the kernel stops a
+ * write of several pages between two), so the text after the last newline may be a fragment:
+ * it is no line, and its events were never answered 202.
+ */
 async function linesOf(path: string): Promise<Line[]> {
   const text = await readFile(path, 'utf8').catch(() => '');
   const out: Line[] = [];
-  for (const l of text.split('\n')) {
+  for (const l of text.slice(0, text.lastIndexOf('\n') + 1).split('\n')) {
     if (l) out.push(JSON.parse(l) as Line);
   }
   return out;

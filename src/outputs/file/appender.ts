@@ -1,5 +1,7 @@
 import type { Logger } from '../../log.js';
-import { appendBuffers, errnoCode, type OpenedFile, openAppend } from './fs-ops.js';
+import { appendBuffers, endsMidLine, errnoCode, type OpenedFile, openAppend } from './fs-ops.js';
+
+const NEWLINE = Buffer.from('\n');
 
 /**
  * The descriptor of one file output: open (creating folder and file), append with writev,
@@ -14,6 +16,8 @@ export class FileAppender {
   private dirty = false;
   /** Writes so far: a sync that ran beside writes (`fsync: interval`) covers only those before it. */
   private writes = 0;
+  /** Until the first open: a cut last line then is a previous process's, not ours to finish. */
+  private firstOpen = true;
 
   constructor(
     private readonly path: string,
@@ -35,10 +39,30 @@ export class FileAppender {
     return this.dirty;
   }
 
-  /** Opens the path, creating the folder and the file; throws what opening threw. */
+  /**
+   * Opens the path, creating the folder and the file; throws what opening threw. At the first
+   * open, a file that ends without a newline was cut mid-write (kill -9, power loss: a write is not atomic); a
+   * newline first keeps the next line whole, and the cut one stays as it is, one malformed
+   * line that readers and `replay` count as such (docs/troubleshooting.md).
+   */
   async open(): Promise<void> {
-    this.file = await openAppend(this.path, this.mode, true);
+    const file = await openAppend(this.path, this.mode, true);
+    this.file = file;
     this.dirty = false;
+    // Only until the first open that got this far: after a write error the output finishes its
+    // own cut line (a partial write is continued), so a newline then would split that line in two.
+    if (!this.firstOpen) return;
+    if (await endsMidLine(this.path)) {
+      await appendBuffers(file, [NEWLINE]);
+      this.dirty = true;
+      this.log.warn(
+        'the file ended with a partial line (cut by a crash mid-write); writing goes on from a new line',
+        {
+          path: this.path,
+        },
+      );
+    }
+    this.firstOpen = false;
   }
 
   /** One writev; the bytes it wrote (a partial write is the caller's to continue), or throws. */

@@ -48,6 +48,28 @@ export function appendBuffers(file: OpenedFile, buffers: readonly Buffer[]): Pro
   });
 }
 
+/**
+ * True when the regular file at `path` is not empty and its last byte is not a newline. False
+ * when it cannot tell (not a regular file, not readable to us): the check must never keep the
+ * output from writing.
+ */
+export async function endsMidLine(path: string): Promise<boolean> {
+  try {
+    const st = await stat(path);
+    if (!st.isFile() || st.size === 0) return false;
+    const handle = await open(path, 'r');
+    try {
+      const last = Buffer.alloc(1);
+      const { bytesRead } = await handle.read(last, 0, 1, st.size - 1);
+      return bytesRead === 1 && last[0] !== 0x0a;
+    } finally {
+      await handle.close().catch(() => {});
+    }
+  } catch {
+    return false;
+  }
+}
+
 /** The file now at `path`, or null when nothing is there. */
 export async function fileIdAt(path: string): Promise<FileId | null> {
   try {

@@ -2,10 +2,10 @@
  * The file output's appender on real files: it opens (creating the folder), appends, syncs,
  * moves to the file now at the path only once that one is open, and gives the descriptor up.
  */
-import { readFile, rename, stat } from 'node:fs/promises';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../../src/log.js';
+import { Logger, silentLogger } from '../../../../src/log.js';
 import { FileAppender } from '../../../../src/outputs/file/appender.js';
 import { removeTempDirs, tempDir } from '../../../helpers/daemon.js';
 
@@ -30,6 +30,28 @@ describe('FileAppender', () => {
     expect((await stat(path)).mode & 0o777).toBe(0o640);
     await a.close();
     expect(a.isOpen).toBe(false);
+  });
+
+  it('a file cut mid-line (kill -9 during a write) gets a newline first, with one warning; a whole file gets none', async () => {
+    const dir = await tempDir('cer-appender-');
+    const path = join(dir, 'events.jsonl');
+    await writeFile(path, '{"whole":1}\n{"cut":');
+    const warnings: string[] = [];
+    const log = new Logger('warn', (line) => warnings.push(line));
+    const a = new FileAppender(path, 0o640, log);
+    await a.open();
+    await a.append(lines('{"next":2}'));
+    await a.close();
+    expect(await readFile(path, 'utf8')).toBe('{"whole":1}\n{"cut":\n{"next":2}\n');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('the file ended with a partial line');
+    // A file that ends with its newline, or an empty one, is left alone.
+    const b = new FileAppender(path, 0o640, log);
+    await b.open();
+    await b.append(lines('{"last":3}'));
+    await b.close();
+    expect(await readFile(path, 'utf8')).toBe('{"whole":1}\n{"cut":\n{"next":2}\n{"last":3}\n');
+    expect(warnings).toHaveLength(1);
   });
 
   it('a write that completes while a sync runs stays unsynced after it', async () => {
