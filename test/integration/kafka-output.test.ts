@@ -26,9 +26,10 @@ import { CollectingOutput } from '../helpers/collecting-output.js';
 import { type LogLine, tempDir } from '../helpers/daemon.js';
 import { testAlertEvent } from '../helpers/events.js';
 import { registrySum } from '../helpers/metrics.js';
+import { freePorts } from '../helpers/net.js';
 import { expectValidEvent } from '../helpers/schema.js';
 import { waitFor } from '../helpers/wait.js';
-import { type BrokerTls, freePorts, KafkaBroker, SASL_USER } from '../kafka/broker.js';
+import { type BrokerTls, KafkaBroker, SASL_USER } from '../kafka/broker.js';
 import { ownBrokerSkipReason, waitForKafka } from '../kafka/context.js';
 import { createTopic, messagesIn, readTopic } from '../kafka/topics.js';
 

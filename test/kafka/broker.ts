@@ -35,11 +35,11 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLIENT_EXT, makeCa, makeLeaf } from '../helpers/certs.js';
+import { freePorts } from '../helpers/net.js';
 
 /** The Kafka the suite runs. Keep in step with kafka.version in pom.xml (its default). */
 export const KAFKA_VERSION = '4.1.1';
@@ -135,28 +135,6 @@ export async function fetchKafkaJars(version: string = KAFKA_VERSION): Promise<s
     if (!jarsPresent(version)) throw err;
   }
   return lib;
-}
-
-/** Ports the OS has just handed out as free (listen on 0, read back, close). */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const s = createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => {
-    const address = s.address();
-    if (address === null || typeof address === 'string') throw new Error('no port');
-    return address.port;
-  });
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
 }
 
 export interface BrokerOptions {
