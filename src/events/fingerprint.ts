@@ -1,11 +1,13 @@
 import { hash } from 'node:crypto';
+import { unsliced } from '../lib/flat-string.js';
 
 /**
  * First 16 hex chars of SHA-256 of `input` (docs/events.md "Envelope": `fingerprint`). The one-shot
  * `crypto.hash` (Node >= 20.12) is a few times cheaper than a createHash object per event.
+ * Fingerprints and dedup keys go into every event's JSON, so not as a slice (lib/flat-string.ts).
  */
 export function fingerprintOf(input: string): string {
-  return hash('sha256', input, 'hex').slice(0, 16);
+  return unsliced(hash('sha256', input, 'hex').slice(0, 16));
 }
 
 const FINGERPRINT_RE = /^[0-9a-f]{16}$/;

@@ -82,14 +82,21 @@ export function readStringMap(value: unknown, field: string, required = false): 
   for (const key of Object.keys(value)) {
     const item = value[key];
     if (typeof item !== 'string') invalid(`${field}.${key}`, 'a string', item);
-    if (key === '__proto__') {
-      // An assignment would call Object.prototype's setter (and drop a string) instead of keeping the label.
-      Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
-    } else {
-      out[key] = item;
-    }
+    putOwn(out, key, item);
   }
   return out;
+}
+
+/**
+ * `out[key] = value` for an untrusted key into a plain object: `__proto__` becomes an own data
+ * property (an assignment would call Object.prototype's setter and drop the value).
+ */
+function putOwn<T>(out: { [key: string]: T }, key: string, value: T): void {
+  if (key === '__proto__') {
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    out[key] = value;
+  }
 }
 
 /** `null`/absent → `[]`; otherwise every element must be a string. */
@@ -104,19 +111,20 @@ export function readStringArray(value: unknown, field: string): string[] {
 }
 
 /**
- * Top-level keys outside `known`, kept as sent in a prototype-free object (so a
- * `__proto__` key is data, and JSON.stringify still writes it). Values come from
- * JSON.parse, so a shallow check is enough to refuse what JSON cannot carry.
+ * Top-level keys outside `known`, kept as sent in a plain object, as readStringMap does and for
+ * the same reason (a prototype-free one sends the whole event off JSON.stringify's fast path):
+ * a `__proto__` key is an own data property, and JSON.stringify still writes it. Values come
+ * from JSON.parse, so a shallow check is enough to refuse what JSON cannot carry.
  */
 export function collectExtra(record: JsonRecord, known: ReadonlySet<string>): JsonObject {
-  const extra: JsonObject = Object.create(null);
+  const extra: JsonObject = {};
   for (const key of Object.keys(record)) {
     if (known.has(key)) continue;
     const value = record[key];
     if (!isJsonLike(value)) invalid(key, 'a JSON value', value);
     if (nestedTooDeep(value))
       invalid(key, `a JSON value nested at most ${MAX_EXTRA_DEPTH} levels deep`, value);
-    extra[key] = value as JsonValue;
+    putOwn(extra, key, value as JsonValue);
   }
   return extra;
 }

@@ -7,6 +7,7 @@
 import { dedupKeyOf } from '../events/dedup-key.js';
 import type { EventDraft, JsonObject } from '../events/event.js';
 import { fingerprintOf } from '../events/fingerprint.js';
+import { copyOf } from '../lib/flat-string.js';
 import type { Logger } from '../log.js';
 import { type JsonRecord, MAX_EXTRA_DEPTH, nestedTooDeep, PayloadError } from './fields.js';
 
@@ -45,7 +46,8 @@ export function unrecognizedDraft(
     fingerprint: fingerprintOf(`unrecognized/${source}/${text}`),
     dedupKey: dedupKeyOf(source, 'unrecognized', meant),
     // Parsed by JSON.parse and checked for depth above: every value is JSON.
-    data: { raw: raw as JsonObject, reason },
+    // The reason is built by concatenation: copied flat for the event's JSON (lib/flat-string.ts).
+    data: { raw: raw as JsonObject, reason: copyOf(reason) },
     severity: 'unknown',
   };
 }

@@ -21,6 +21,7 @@ import type {
 } from '../../events/event.js';
 import { fingerprintOf } from '../../events/fingerprint.js';
 import { normalizeSeverity } from '../../events/severity.js';
+import { copyOf, unsliced } from '../../lib/flat-string.js';
 import {
   collectExtra,
   invalid,
@@ -78,7 +79,7 @@ const INCIDENT_KEY_RE = /[?&]incident=([^&#]+)/;
 const INCIDENT_URL_MARK = 'incidents?incident=';
 const ALERT_URL_MARK = '/alerts?alert=';
 /** `resolved_by` values that are Coroot itself, not a person (docs/coroot.md "Alert payload"). */
-const SYSTEM_ACTORS: ReadonlySet<string> = new Set(['AI', 'init']);
+const SYSTEM_ACTORS: readonly string[] = ['AI', 'init'];
 
 /**
  * Parses one Coroot webhook body: an object, or an array of them. Every object becomes a
@@ -195,7 +196,9 @@ export function alertResolution(resolvedBy: string | null): 'auto' | 'system' | 
 
 /** Whether `resolved_by` names Coroot itself (`AI`, `init`) rather than a person. */
 export function isCorootItself(resolvedBy: string | null): boolean {
-  return resolvedBy !== null && SYSTEM_ACTORS.has(resolvedBy);
+  // Compared, not looked up in a Set: a Set lookup would leave the event's `resolved_by` a
+  // string JSON.stringify's fast path does not take (lib/flat-string.ts).
+  return resolvedBy !== null && SYSTEM_ACTORS.includes(resolvedBy);
 }
 
 function alertIsFiring(status: string): boolean {
@@ -459,14 +462,15 @@ export function normalizeCorootApplication(id: string): CorootApplication | null
   const second = first < 0 ? -1 : id.indexOf(':', first + 1);
   if (second < 0) return undefined;
   const third = id.indexOf(':', second + 1);
-  const a = id.slice(0, first);
-  const b = id.slice(first + 1, second);
-  if (third < 0) return application(id, null, a, b, id.slice(second + 1));
-  const c = id.slice(second + 1, third);
-  const d = id.slice(third + 1);
+  // Unsliced: the parts go into the event's JSON (lib/flat-string.ts).
+  const a = unsliced(id.slice(0, first));
+  const b = unsliced(id.slice(first + 1, second));
+  if (third < 0) return application(id, null, a, b, unsliced(id.slice(second + 1)));
+  const c = unsliced(id.slice(second + 1, third));
+  const d = unsliced(id.slice(third + 1));
   // Coroot's rule: an `external:<not external>:...` id is an old 3-part id whose name
   // (an external service's host:port) has a ':'.
-  if (a === 'external' && b !== 'external') return application(id, null, a, b, `${c}:${d}`);
+  if (a === 'external' && b !== 'external') return application(id, null, a, b, copyOf(`${c}:${d}`));
   return application(id, a === '' ? null : a, b, c, d);
 }
 
@@ -483,7 +487,9 @@ function application(
 
 function matchGroup(re: RegExp, text: string | null): string | null {
   if (text === null) return null;
-  return re.exec(text)?.[1] ?? null;
+  const match = re.exec(text)?.[1];
+  // A capture is a substring: not as a slice into the event (lib/flat-string.ts).
+  return match === undefined ? null : unsliced(match);
 }
 
 function nonEmpty(value: string | null): string | null {
