@@ -23,6 +23,11 @@ export const QUEUE_YAML = 'queue_size: 65536\nmax_body_bytes: 1MiB\ndedupe: { wi
  * (node refuses `--cpu-prof` in NODE_OPTIONS). Split on whitespace; read once.
  */
 const DAEMON_NODE_ARGS = (process.env.BENCH_DAEMON_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+/**
+ * `BENCH_DAEMON_NODE=PATH` runs the daemons on that node while the load generators stay on the
+ * bench's own: which side of a latency tail belongs to which runtime.
+ */
+const DAEMON_NODE = process.env.BENCH_DAEMON_NODE || undefined;
 
 /** The JSONL file of FILE_OUTPUT_YAML. */
 export function eventsFile(daemon: DaemonProcess): string {
@@ -125,6 +130,7 @@ export async function startDaemonProcess(configYaml: string, nodeArgs?: string[]
     listen: `127.0.0.1:${port}`,
     logLevel: 'warn',
     nodeArgs: [...DAEMON_NODE_ARGS, ...(nodeArgs ?? [])],
+    ...(DAEMON_NODE !== undefined ? { node: DAEMON_NODE } : {}),
   }).catch(async (err: Error) => {
     await rm(dir, { recursive: true, force: true });
     throw new Error(`daemon did not start: ${err.message.slice(-600)}`);

@@ -33,6 +33,8 @@ import { benchWebhook } from './webhook.bench.js';
  *
  * `BENCH_DAEMON_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=DIR"` passes node flags to every daemon
  * the bench starts (not to the load generators or ceilings): one .cpuprofile per daemon in DIR.
+ * `BENCH_DAEMON_NODE=PATH` runs those daemons on another Node binary while the load generators
+ * and ceilings stay on the bench's own (the JSON then names both).
  */
 interface Scenario {
   id: number;
@@ -169,6 +171,7 @@ async function main(): Promise<void> {
     commit,
     node: process.version,
     node_path: process.execPath,
+    ...(process.env.BENCH_DAEMON_NODE ? { daemon_node_path: process.env.BENCH_DAEMON_NODE } : {}),
     cpus: cpus().length,
     cpu_model: cpus()[0]?.model ?? 'unknown',
     quick: opts.quick,

@@ -69,6 +69,8 @@ export interface DaemonOptions {
   wrapper?: string[];
   /** Flags for node itself, before the script (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
   nodeArgs?: string[];
+  /** The node binary to run the daemon on: the test's own by default. */
+  node?: string;
 }
 
 /**
@@ -101,9 +103,10 @@ export async function startDaemon(
     opts.logLevel ?? 'debug',
     ...(opts.args ?? []),
   ];
-  const [command, ...args] = [...(opts.wrapper ?? []), process.execPath, ...daemonArgs];
+  const node = opts.node ?? process.execPath;
+  const [command, ...args] = [...(opts.wrapper ?? []), node, ...daemonArgs];
   const env = opts.inheritEnv === false ? opts.env : { ...process.env, ...opts.env };
-  const proc = spawn(command ?? process.execPath, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(command ?? node, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   let stderr = '';
   let pending = '';
