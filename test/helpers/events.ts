@@ -87,3 +87,47 @@ export function corootAlertPayload(
     ...extra,
   };
 }
+
+export interface FiringAlertsOptions {
+  /** The `alertname` label of every alert, and the group's. */
+  alertname: string;
+  /** The alerts' `uid` labels are `<uidPrefix>-<from + k>`. */
+  uidPrefix: string;
+  /** Default 0. */
+  from?: number;
+  n: number;
+  /** Alert k's fingerprint is `fingerprintBase + from + k` (16 hex digits): distinct alerts per test. */
+  fingerprintBase: number;
+}
+
+/**
+ * An Alertmanager webhook body (JSON text) of `n` firing alerts, each with a unique `uid`
+ * label, as Alertmanager 0.2x sends them.
+ */
+export function firingAlertsBody(opts: FiringAlertsOptions): string {
+  const from = opts.from ?? 0;
+  const alerts = Array.from({ length: opts.n }, (_, k) => {
+    const uid = `${opts.uidPrefix}-${from + k}`;
+    return {
+      status: 'firing',
+      labels: { alertname: opts.alertname, severity: 'warning', uid },
+      annotations: { summary: `${opts.alertname} test alert ${uid}` },
+      startsAt: '2026-11-21T11:30:00Z',
+      endsAt: '0001-01-01T00:00:00Z',
+      generatorURL: 'http://prometheus:9090/graph',
+      fingerprint: (opts.fingerprintBase + from + k).toString(16).padStart(16, '0'),
+    };
+  });
+  return JSON.stringify({
+    receiver: 'recorder',
+    status: 'firing',
+    alerts,
+    groupLabels: { alertname: opts.alertname },
+    commonLabels: { alertname: opts.alertname },
+    commonAnnotations: {},
+    externalURL: 'http://alertmanager:9093',
+    version: '4',
+    groupKey: `{}:{uid="${opts.uidPrefix}-${from}"}`,
+    truncatedAlerts: 0,
+  });
+}

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { post, type RunningDaemon, startDaemon, tempDir } from '../helpers/daemon.js';
-import { corootAlertPayload } from '../helpers/events.js';
+import { corootAlertPayload, firingAlertsBody } from '../helpers/events.js';
 import { sampleSum, scrape } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -30,27 +30,7 @@ async function daemon(yaml: string, opts: Parameters<typeof startDaemon>[1] = {}
 
 /** An Alertmanager webhook of `n` firing alerts, each carrying a unique `uid` label `<tag>-<i>`. */
 function amBody(tag: string, n: number): string {
-  const alerts = Array.from({ length: n }, (_, i) => ({
-    status: 'firing',
-    labels: { alertname: 'BackPressure', severity: 'warning', uid: `${tag}-${i}` },
-    annotations: { summary: `back-pressure test alert ${tag}-${i}` },
-    startsAt: '2026-11-21T11:30:00Z',
-    endsAt: '0001-01-01T00:00:00Z',
-    generatorURL: 'http://prometheus:9090/graph',
-    fingerprint: (0x1000000000000 + i).toString(16).padStart(16, '0'),
-  }));
-  return JSON.stringify({
-    receiver: 'recorder',
-    status: 'firing',
-    alerts,
-    groupLabels: { alertname: 'BackPressure' },
-    commonLabels: { alertname: 'BackPressure' },
-    commonAnnotations: {},
-    externalURL: 'http://alertmanager:9093',
-    version: '4',
-    groupKey: `{}:{tag="${tag}"}`,
-    truncatedAlerts: 0,
-  });
+  return firingAlertsBody({ alertname: 'BackPressure', uidPrefix: tag, n, fingerprintBase: 0x1000000000000 });
 }
 
 const uidsOf = (tag: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${tag}-${i}`);

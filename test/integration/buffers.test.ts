@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { bufferDir } from '../../src/outputs/delivery/disk/dir-name.js';
 import { DiskBuffer } from '../../src/outputs/delivery/disk/disk-buffer.js';
 import { post, type RunningDaemon, startDaemon, tempDir } from '../helpers/daemon.js';
+import { firingAlertsBody } from '../helpers/events.js';
 import { sampleSum, scrape } from '../helpers/metrics.js';
 import { runCli } from '../helpers/replay.js';
 import { waitFor } from '../helpers/wait.js';
@@ -59,26 +60,12 @@ async function closedPort(): Promise<number> {
 
 /** An Alertmanager webhook of `n` firing alerts with uid labels `buf-<from>` … */
 function amBody(from: number, n: number): string {
-  const alerts = Array.from({ length: n }, (_, k) => ({
-    status: 'firing',
-    labels: { alertname: 'BufferedWhileDown', severity: 'warning', uid: `buf-${from + k}` },
-    annotations: { summary: `buffers test ${from + k}` },
-    startsAt: '2026-11-21T11:30:00Z',
-    endsAt: '0001-01-01T00:00:00Z',
-    generatorURL: 'http://prometheus:9090/graph',
-    fingerprint: (0x3000000000000 + from + k).toString(16).padStart(16, '0'),
-  }));
-  return JSON.stringify({
-    receiver: 'recorder',
-    status: 'firing',
-    alerts,
-    groupLabels: { alertname: 'BufferedWhileDown' },
-    commonLabels: { alertname: 'BufferedWhileDown' },
-    commonAnnotations: {},
-    externalURL: 'http://alertmanager:9093',
-    version: '4',
-    groupKey: `{}:{from="${from}"}`,
-    truncatedAlerts: 0,
+  return firingAlertsBody({
+    alertname: 'BufferedWhileDown',
+    uidPrefix: 'buf',
+    from,
+    n,
+    fingerprintBase: 0x3000000000000,
   });
 }
 

@@ -6,15 +6,15 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { post, type RunningDaemon, startDaemon, tempDir } from '../helpers/daemon.js';
+import { firingAlertsBody } from '../helpers/events.js';
 import { sampleSum, scrape } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/wait.js';
+import { type ReceivedEvent, receivedUids, WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const run = promisify(execFile);
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -22,43 +22,11 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
 
-interface WireEvent {
-  id?: string;
-  data?: { alert?: { labels?: Record<string, string> } };
-}
-
-/** A webhook receiver answering `status` (503 = down) that records the ids and uids it accepted. */
-class Receiver {
-  status = 503;
-  readonly ids = new Set<string>();
-  readonly uids = new Set<string>();
-  private readonly server: Server;
-  constructor() {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        if (this.status === 200) {
-          const body = JSON.parse(Buffer.concat(chunks).toString()) as WireEvent | WireEvent[];
-          for (const e of Array.isArray(body) ? body : [body]) {
-            if (e.id) this.ids.add(e.id);
-            const uid = e.data?.alert?.labels?.uid;
-            if (uid) this.uids.add(uid);
-          }
-        }
-        res.writeHead(this.status).end();
-      });
-    });
-  }
-  async start(): Promise<number> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    cleanups.push(() => this.stop());
-    return (this.server.address() as AddressInfo).port;
-  }
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((r) => this.server.close(r));
-  }
+/** A webhook receiver that is down (503) until a test sets `status = 200`. */
+async function receiver(): Promise<WebhookReceiver> {
+  const rx = await WebhookReceiver.start(503);
+  cleanups.push(() => rx.stop());
+  return rx;
 }
 
 const SECRET = 'pa55-disk-secret';
@@ -93,26 +61,12 @@ async function daemon(yaml: string, dir: string): Promise<RunningDaemon> {
 
 /** An Alertmanager webhook of `n` firing alerts with uid labels `<tag>-<from>` … */
 function amBody(tag: string, from: number, n: number): string {
-  const alerts = Array.from({ length: n }, (_, k) => ({
-    status: 'firing',
-    labels: { alertname: 'DiskBuffer', severity: 'warning', uid: `${tag}-${from + k}` },
-    annotations: { summary: `disk buffer test ${tag}-${from + k}` },
-    startsAt: '2026-11-21T11:30:00Z',
-    endsAt: '0001-01-01T00:00:00Z',
-    generatorURL: 'http://prometheus:9090/graph',
-    fingerprint: (0x2000000000000 + from + k).toString(16).padStart(16, '0'),
-  }));
-  return JSON.stringify({
-    receiver: 'recorder',
-    status: 'firing',
-    alerts,
-    groupLabels: { alertname: 'DiskBuffer' },
-    commonLabels: { alertname: 'DiskBuffer' },
-    commonAnnotations: {},
-    externalURL: 'http://alertmanager:9093',
-    version: '4',
-    groupKey: `{}:{tag="${tag}-${from}"}`,
-    truncatedAlerts: 0,
+  return firingAlertsBody({
+    alertname: 'DiskBuffer',
+    uidPrefix: tag,
+    from,
+    n,
+    fingerprintBase: 0x2000000000000,
   });
 }
 
@@ -130,7 +84,7 @@ async function acceptedIds(dir: string, tag: string): Promise<string[]> {
   const ids: string[] = [];
   for (const line of text.split('\n')) {
     if (!line) continue;
-    const e = JSON.parse(line) as WireEvent;
+    const e = JSON.parse(line) as ReceivedEvent;
     if (e.id && e.data?.alert?.labels?.uid?.startsWith(`${tag}-`)) ids.push(e.id);
   }
   return ids;
@@ -143,8 +97,8 @@ async function webhookBuffered(d: RunningDaemon, port: number): Promise<number> 
 }
 
 async function outageThenRestart(signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
-  const rx = new Receiver();
-  const port = await rx.start();
+  const rx = await receiver();
+  const { port } = rx;
   const dir = await tempDir('disk-daemon-');
   const yaml = config(port);
   const first = await daemon(yaml, dir);
@@ -175,7 +129,8 @@ async function outageThenRestart(signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
     what: 'the receiver to get every accepted event',
   });
   expect(ids.filter((id) => !rx.ids.has(id))).toEqual([]);
-  for (let i = 0; i < 2000; i++) expect(rx.uids.has(`${tag}-${i}`)).toBe(true);
+  const uids = receivedUids(rx);
+  for (let i = 0; i < 2000; i++) expect(uids.has(`${tag}-${i}`)).toBe(true);
 }
 
 describe('disk-buffered webhook in the daemon process', () => {
@@ -188,8 +143,8 @@ describe('disk-buffered webhook in the daemon process', () => {
   }, 120_000);
 
   it('refuses a second daemon on the same data_dir, naming the buffer directory and no secret', async () => {
-    const rx = new Receiver();
-    const port = await rx.start();
+    const rx = await receiver();
+    const { port } = rx;
     const dir = await tempDir('disk-daemon-');
     const yaml = config(port);
     await daemon(yaml, dir);
@@ -219,8 +174,8 @@ async function readiness(d: RunningDaemon): Promise<{ status: number; text: stri
 
 describe('disk buffers and the volume under data_dir', () => {
   it('warns at start when the max_size of the disk buffers exceeds the free space', async () => {
-    const rx = new Receiver();
-    const port = await rx.start();
+    const rx = await receiver();
+    const { port } = rx;
     const dir = await tempDir('disk-daemon-');
     // 2 × 1000 GB is more than this machine's /tmp has free.
     const yaml = config(port)
@@ -257,8 +212,8 @@ describe('disk buffers and the volume under data_dir', () => {
       await mkdir(dataDir);
       await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dataDir]);
       cleanups.push(() => run('umount', ['-l', dataDir]));
-      const rx = new Receiver();
-      const port = await rx.start();
+      const rx = await receiver();
+      const { port } = rx;
       const output = `webhook:http://127.0.0.1:${port}/hook`;
       const yaml = config(port).replace('when_full: block', 'when_full: drop_newest');
       const d = await daemon(yaml, dir);
@@ -299,10 +254,13 @@ describe('disk buffers and the volume under data_dir', () => {
       const dropsBefore = await metric('output_events_total', { output, result: 'dropped' });
       expect((await post(`${d.baseUrl}/api/v1/alertmanager`, amBody('after', 0, 100))).status).toBe(202);
       rx.status = 200;
-      await waitFor(() => Array.from({ length: 100 }, (_, i) => `after-${i}`).every((u) => rx.uids.has(u)), {
-        timeoutMs: 60_000,
-        what: 'the events accepted after the recovery to arrive',
-      });
+      await waitFor(
+        () => Array.from({ length: 100 }, (_, i) => `after-${i}`).every((u) => receivedUids(rx).has(u)),
+        {
+          timeoutMs: 60_000,
+          what: 'the events accepted after the recovery to arrive',
+        },
+      );
       expect(await metric('output_events_total', { output, result: 'dropped' })).toBe(dropsBefore);
       expect(d.proc.exitCode).toBeNull();
     },
@@ -312,8 +270,8 @@ describe('disk buffers and the volume under data_dir', () => {
 
 describe('disk buffers across a reload', () => {
   it("a removed output's buffer folder is left in place with its events, and logged", async () => {
-    const rx = new Receiver();
-    const port = await rx.start();
+    const rx = await receiver();
+    const { port } = rx;
     const dir = await tempDir('disk-daemon-');
     const second = [
       `  - url: http://127.0.0.1:${port}/second`,
@@ -349,10 +307,13 @@ describe('disk buffers across a reload', () => {
     rx.status = 200;
     await writeFile(d.configPath, yaml.replace('webhook_outputs:', `webhook_outputs:\n${second}`));
     expect((await fetch(`${d.baseUrl}/-/reload`, { method: 'POST' })).status).toBe(200);
-    await waitFor(() => Array.from({ length: 50 }, (_, i) => `reload-${i}`).every((u) => rx.uids.has(u)), {
-      timeoutMs: 30_000,
-      what: 'the events to arrive',
-    });
+    await waitFor(
+      () => Array.from({ length: 50 }, (_, i) => `reload-${i}`).every((u) => receivedUids(rx).has(u)),
+      {
+        timeoutMs: 30_000,
+        what: 'the events to arrive',
+      },
+    );
     await waitFor(async () => (await queued()) === 0, { what: 'the second buffer to drain' });
   }, 90_000);
 });

@@ -5,8 +5,6 @@
  * failures never exhaust; a 4xx is still `rejected`; a second process cannot open the
  * same buffer.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -21,39 +19,13 @@ import { feedAndKill } from '../helpers/disk-buffer.js';
 import { testAlertEvent } from '../helpers/events.js';
 import { registrySum } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/wait.js';
+import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const P = 'coroot_event_recorder_';
 
-/** A receiver that answers `status` (changeable) and records the `extra.seq` of every event it accepted. */
-class Receiver {
-  status = 503;
-  readonly got = new Set<number>();
-  requests = 0;
-  private readonly server: Server;
-  constructor() {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        this.requests++;
-        if (this.status === 200) {
-          const body = JSON.parse(Buffer.concat(chunks).toString()) as unknown;
-          for (const e of Array.isArray(body) ? body : [body]) {
-            this.got.add((e as { data: { alert: { extra: { seq: number } } } }).data.alert.extra.seq);
-          }
-        }
-        res.writeHead(this.status).end();
-      });
-    });
-  }
-  async start(): Promise<string> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
-  }
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((r) => this.server.close(r));
-  }
+/** The `extra.seq` numbers (testAlertEvent) of the events a receiver accepted. */
+function seqs(receiver: WebhookReceiver): Set<unknown> {
+  return receiver.distinct((e) => e.data?.alert?.extra?.seq);
 }
 
 function diskWebhookConfig(url: string): WebhookOutputConfig {
@@ -107,9 +79,9 @@ function sendRange(out: WebhookOutput, from: number, to: number): number {
 
 describe('disk-buffered webhook output', () => {
   it('keeps 2000 events through an outage and a graceful close, then delivers every one', async () => {
-    const receiver = new Receiver();
+    const receiver = await WebhookReceiver.start(503);
     cleanups.push(() => receiver.stop());
-    const url = await receiver.start();
+    const { url } = receiver;
     const dataDir = await tempDir('cer-diskhook-');
     const config = diskWebhookConfig(url);
     const metrics = new Metrics('test');
@@ -122,18 +94,18 @@ describe('disk-buffered webhook output', () => {
     // SIGTERM must not wait for a receiver that is down.
     expect(performance.now() - t0).toBeLessThan(5000);
     expect(await registrySum(metrics.registry, `${P}output_drops_total`)).toBe(0);
-    expect(receiver.got.size).toBe(0);
+    expect(receiver.events).toEqual([]);
 
     receiver.status = 200;
     const second = output(config, dataDir);
-    await waitFor(() => receiver.got.size === 2000, { timeoutMs: 30_000, what: 'all 2000 events' });
+    await waitFor(() => seqs(receiver).size === 2000, { timeoutMs: 30_000, what: 'all 2000 events' });
     await waitFor(() => second.pending() === 0, { what: 'buffer drained' });
   });
 
   it('keeps what a SIGKILLed process committed and delivers it after the restart', async () => {
-    const receiver = new Receiver();
+    const receiver = await WebhookReceiver.start(503);
     cleanups.push(() => receiver.stop());
-    const url = await receiver.start();
+    const { url } = receiver;
     const dataDir = await tempDir('cer-diskhook-');
     const config = diskWebhookConfig(url);
     await feedAndKill('webhook', config, dataDir, 2000);
@@ -141,17 +113,16 @@ describe('disk-buffered webhook output', () => {
     // The killed process's lock is stale: this process takes the buffer over.
     receiver.status = 200;
     output(config, dataDir);
-    await waitFor(() => receiver.got.size === 2000, {
+    await waitFor(() => seqs(receiver).size === 2000, {
       timeoutMs: 30_000,
       what: 'all 2000 events after kill -9',
     });
   });
 
   it('counts a 4xx as rejected (not retried)', async () => {
-    const receiver = new Receiver();
+    const receiver = await WebhookReceiver.start(400);
     cleanups.push(() => receiver.stop());
-    receiver.status = 400;
-    const url = await receiver.start();
+    const { url } = receiver;
     const dataDir = await tempDir('cer-diskhook-');
     const config = diskWebhookConfig(url);
     const metrics = new Metrics('test');
