@@ -2,28 +2,28 @@
  * Waiting for a condition that only changes when its owner says so (an output drained, its
  * deliveries settled, a buffer freed room): `until` resolves true as soon as the condition
  * holds, re-checked at each `changed()`, or false once `ms` have passed without it (never, for
- * `ms = Infinity`). No polling, at most one monotonic timer each.
+ * `ms = Infinity`) or `signal` aborted first. No polling, at most one monotonic timer each.
  */
 export class ConditionWaiters {
   private readonly waiters = new Set<() => void>();
 
-  until(done: () => boolean, ms: number): Promise<boolean> {
+  until(done: () => boolean, ms: number, signal?: AbortSignal): Promise<boolean> {
     if (done()) return Promise.resolve(true);
-    if (ms <= 0) return Promise.resolve(false);
+    if (ms <= 0 || signal?.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const check = (): void => {
-        if (!done()) return;
+      const end = (result: boolean): void => {
         if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         this.waiters.delete(check);
-        resolve(true);
+        resolve(result);
       };
+      const check = (): void => {
+        if (done()) end(true);
+      };
+      const onAbort = (): void => end(done());
       // setTimeout would turn Infinity into 1 ms.
-      const timer = Number.isFinite(ms)
-        ? setTimeout(() => {
-            this.waiters.delete(check);
-            resolve(done());
-          }, ms)
-        : undefined;
+      const timer = Number.isFinite(ms) ? setTimeout(() => end(done()), ms) : undefined;
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.add(check);
     });
   }

@@ -73,6 +73,13 @@ export interface Output {
   /** Events taken by `send` and not yet written, failed or dropped. */
   pending(): number;
   /**
+   * Resolves once `pending()` is at most `atMost` (0: drained), or once the output has closed
+   * (nothing will change any more), or when `signal` aborts; to whether `pending() <= atMost`
+   * then. Woken by the output's own progress, never by polling (replay paces itself with it).
+   * Never rejects.
+   */
+  whenPendingAtMost(atMost: number, signal?: AbortSignal): Promise<boolean>;
+  /**
    * Stop taking events, deliver what is buffered within `budgetMs`, count the rest
    * as dropped (`shutdown`), release resources. Never rejects.
    */

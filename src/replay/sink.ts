@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecorderEvent } from '../events/event.js';
 import type { Logger } from '../log.js';
 import { Metrics } from '../metrics/registry.js';
@@ -6,8 +5,6 @@ import type { Output } from '../outputs/output.js';
 import type { OutputConfig } from '../outputs/registry.js';
 import { createOutput, definitionOf } from '../outputs/registry.js';
 
-/** How often the sink looks at the output's backlog while it waits for room or for the end. */
-const POLL_MS = 5;
 /** At most this many events in the output at once: enough for full batches, little memory. */
 const MAX_WINDOW = 1024;
 
@@ -78,7 +75,7 @@ export class ReplaySink {
   async send(line: Buffer, event: RecorderEvent, signal?: AbortSignal): Promise<boolean> {
     if (this.output.pending() >= this.window) {
       // Resume at half the window, so the output can form whole batches meanwhile.
-      await this.waitUntil(() => this.output.pending() <= this.window >> 1, signal);
+      await this.output.whenPendingAtMost(this.window >> 1, signal);
       if (signal?.aborted) return false;
     }
     this.handed++;
@@ -92,13 +89,11 @@ export class ReplaySink {
    * what is left, which it counts as `shutdown`.
    */
   async finish(budgetMs: number, signal?: AbortSignal): Promise<DeliveryOutcome> {
-    await this.waitUntil(() => this.output.pending() === 0, signal);
+    // No time limit of its own, as before: the output's retries end (delivered or given up),
+    // and the operator's interrupt aborts `signal`.
+    await this.output.whenPendingAtMost(0, signal);
     await this.output.close(budgetMs);
     return this.outcome();
-  }
-
-  private async waitUntil(done: () => boolean, signal?: AbortSignal): Promise<void> {
-    while (!done() && !signal?.aborted) await sleep(POLL_MS);
   }
 
   private async outcome(): Promise<DeliveryOutcome> {

@@ -21,6 +21,7 @@ const nullOutput: Output = {
   isUp: () => true,
   failing: () => false,
   pending: () => 0,
+  whenPendingAtMost: async () => true,
   close: async () => {},
 };
 

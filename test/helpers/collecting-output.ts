@@ -72,5 +72,10 @@ export class CollectingOutput implements Output {
     return 0;
   }
 
+  /** Nothing is ever pending here. */
+  async whenPendingAtMost(): Promise<boolean> {
+    return true;
+  }
+
   async close(): Promise<void> {}
 }

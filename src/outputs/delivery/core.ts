@@ -91,6 +91,8 @@ export class DeliveryCore {
   private readonly room = new ConditionWaiters();
   private readonly stopRoomEvents: () => void;
   private closing: Promise<number> | null = null;
+  /** Close is over: the buffer is closed, `pending` changes no more. */
+  private finished = false;
 
   constructor(
     private readonly target: DeliveryTarget,
@@ -156,6 +158,16 @@ export class DeliveryCore {
     return this.buffer.length;
   }
 
+  /**
+   * `Output.whenPendingAtMost()`. Every change of `pending` that is not a new event follows a
+   * settled delivery or the close, and both announce it on `settled`.
+   */
+  whenPendingAtMost(atMost: number, signal?: AbortSignal): Promise<boolean> {
+    return this.settled
+      .until(() => this.pending <= atMost || this.finished, Number.POSITIVE_INFINITY, signal)
+      .then(() => this.pending <= atMost);
+  }
+
   /** Deliveries running now. */
   get inFlight(): number {
     return this.running;
@@ -212,10 +224,15 @@ export class DeliveryCore {
    * Idempotent; never rejects.
    */
   close(budgetMs: number): Promise<number> {
-    this.closing ??= this.drainAndClose(budgetMs).catch((err: unknown) => {
-      this.log.error('delivery close failed', { err });
-      return 0;
-    });
+    this.closing ??= this.drainAndClose(budgetMs)
+      .catch((err: unknown) => {
+        this.log.error('delivery close failed', { err });
+        return 0;
+      })
+      .finally(() => {
+        this.finished = true;
+        this.settled.changed();
+      });
     return this.closing;
   }
 

@@ -43,4 +43,8 @@ export abstract class DeliveringOutput {
   pending(): number {
     return this.core.pending;
   }
+
+  whenPendingAtMost(atMost: number, signal?: AbortSignal): Promise<boolean> {
+    return this.core.whenPendingAtMost(atMost, signal);
+  }
 }

@@ -101,6 +101,8 @@ export class FileOutput implements Output {
   /** The close budget is spent: no new writes, only releasing the descriptor. */
   private stopped = false;
   private closePromise: Promise<void> | null = null;
+  /** Close is over: `pending()` changes no more. */
+  private closed = false;
   private onFinished: (() => void) | null = null;
   private readonly progress = new ConditionWaiters();
   /** `what:code` of the problem last logged, so a failing retry logs once, not every time. */
@@ -187,6 +189,13 @@ export class FileOutput implements Output {
     return this.buffered.length + (this.inflight?.remaining ?? 0);
   }
 
+  /** `progress` is announced after every step of the I/O loop and when close ends. */
+  whenPendingAtMost(atMost: number, signal?: AbortSignal): Promise<boolean> {
+    return this.progress
+      .until(() => this.pending() <= atMost || this.closed, Number.POSITIVE_INFINITY, signal)
+      .then(() => this.pending() <= atMost);
+  }
+
   reopen(): void {
     if (this.closing) return;
     if (this.appender.isOpen) {
@@ -200,9 +209,14 @@ export class FileOutput implements Output {
   }
 
   close(budgetMs: number): Promise<void> {
-    this.closePromise ??= this.shutdown(budgetMs).catch((err: unknown) => {
-      this.log.error('closing the file output failed', { path: this.path, err });
-    });
+    this.closePromise ??= this.shutdown(budgetMs)
+      .catch((err: unknown) => {
+        this.log.error('closing the file output failed', { path: this.path, err });
+      })
+      .finally(() => {
+        this.closed = true;
+        this.progress.changed();
+      });
     return this.closePromise;
   }
 

@@ -44,3 +44,35 @@ describe('ConditionWaiters', () => {
     expect(await waiters.until(() => false, 5)).toBe(false);
   });
 });
+
+describe('ConditionWaiters with an AbortSignal', () => {
+  it('resolves false when the signal aborts first, and forgets the waiter', async () => {
+    const waiters = new ConditionWaiters();
+    const ctrl = new AbortController();
+    let ready = false;
+    const waiting = waiters.until(() => ready, Number.POSITIVE_INFINITY, ctrl.signal);
+    ctrl.abort();
+    expect(await waiting).toBe(false);
+    // A later change finds no waiter left to call.
+    ready = true;
+    waiters.changed();
+    expect((waiters as unknown as { waiters: Set<unknown> }).waiters.size).toBe(0);
+  });
+
+  it('resolves false at once for a signal already aborted, true when the condition already holds', async () => {
+    const waiters = new ConditionWaiters();
+    expect(await waiters.until(() => false, Number.POSITIVE_INFINITY, AbortSignal.abort())).toBe(false);
+    expect(await waiters.until(() => true, Number.POSITIVE_INFINITY, AbortSignal.abort())).toBe(true);
+  });
+
+  it('resolves true on a change before the abort, and the abort later does nothing', async () => {
+    const waiters = new ConditionWaiters();
+    const ctrl = new AbortController();
+    let ready = false;
+    const waiting = waiters.until(() => ready, Number.POSITIVE_INFINITY, ctrl.signal);
+    ready = true;
+    waiters.changed();
+    ctrl.abort();
+    expect(await waiting).toBe(true);
+  });
+});
