@@ -12,11 +12,15 @@ export const HOW_MEASURED =
   '(fs.watch, every wake-up reads all new bytes) and matches ids to send times; paced in 1 ms ticks, ' +
   'undici Pool, keep-alive';
 
-/** Throws when a run lost lines or requests: its latency figures would describe only the lucky ones. */
+/**
+ * Throws when a run lost lines or requests, or left requests unanswered at the end of its grace
+ * period: its latency figures would describe only the lucky ones.
+ */
 export function requireComplete(f: PacedFigures, what: string): void {
-  if (f.missingLines > 0 || f.non202 > 0 || f.errors > 0) {
+  if (f.missingLines > 0 || f.unanswered > 0 || f.non202 > 0 || f.errors > 0) {
     throw new Error(
-      `${what}: ${f.missingLines} accepted requests never appeared in the file, ${f.non202} non-202, ${f.errors} errors (of ${f.sent})`,
+      `${what}: ${f.missingLines} accepted requests never appeared in the file, ${f.unanswered} never answered, ` +
+        `${f.non202} non-202, ${f.errors} errors (of ${f.sent})`,
     );
   }
 }

@@ -101,6 +101,11 @@ export interface PacedFigures {
   response: { p50: number; p99: number; max: number };
   /** Measured requests answered 202 whose line never appeared within the grace period. */
   missingLines: number;
+  /**
+   * Measured requests sent and still without an answer (neither a status nor an error) when
+   * the grace period ended: their latency is unknown, so they are in no figure above.
+   */
+  unanswered: number;
   non202: number;
   errors: number;
 }
@@ -129,7 +134,8 @@ export class PacedClient {
   /**
    * Sends `rate` requests/s for `durationSec`, in 1 ms ticks (each tick sends what is due
    * by then), then waits for the answers and lines still missing: it returns as soon as
-   * all are in, and gives up after `graceMs` (lines missing then are reported as lost).
+   * all are in, and gives up after `graceMs` (lines missing then are reported as lost,
+   * requests still unanswered as `unanswered`).
    */
   async run(rate: number, durationSec: number, graceMs = 30_000): Promise<PacedFigures> {
     const { size } = statSync(this.filePath);
@@ -222,6 +228,7 @@ export class PacedClient {
         e2e: pick(sortedE2e),
         response: pick(sortedResp),
         missingLines: awaitingLine.size,
+        unanswered: inFlight,
         non202,
         errors,
       };
