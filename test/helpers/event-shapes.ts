@@ -2,8 +2,9 @@
  * Run by test/unit/events/fast-serialization.test.ts as
  * `node --allow-natives-syntax --import tsx test/helpers/event-shapes.ts`: parses every
  * Coroot and Alertmanager fixture (and the bench's 100-alert payload) into events and prints,
- * for every string in each event, a `STRING <path>` line followed by V8's %DebugPrint of it,
- * and for every object an `OBJECT <path> <fast|dictionary>` line. The test reads which
+ * for every string in each event, a `MARK STRING <path>` marker followed by V8's %DebugPrint
+ * of it, and for every object a `MARK OBJECT <path> <fast|dictionary>` marker (markers are
+ * %DebugPrint'ed strings themselves, see `mark`). The test reads which
  * strings V8 holds as sliced or cons strings and which objects are in dictionary mode:
  * either sends the event off Node 26's JSON.stringify fast path (src/lib/flat-string.ts).
  *
@@ -32,15 +33,24 @@ const natives = {
 const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const factory = new EventFactory('shapes');
 
+/**
+ * %DebugPrint writes through the C library's stdout, which a pipe buffers apart from
+ * process.stdout: so the markers go through %DebugPrint too, and arrive in order with what
+ * they name.
+ */
+function mark(text: string): void {
+  natives.debugPrint(`MARK ${text}`);
+}
+
 function printString(path: string, value: string): void {
-  process.stdout.write(`STRING ${path}\n`);
+  mark(`STRING ${path}`);
   natives.debugPrint(value);
 }
 
 function walk(value: unknown, path: string): void {
   if (typeof value === 'string') printString(path, value);
   else if (value !== null && typeof value === 'object') {
-    process.stdout.write(`OBJECT ${path} ${natives.hasFastProperties(value) ? 'fast' : 'dictionary'}\n`);
+    mark(`OBJECT ${path} ${natives.hasFastProperties(value) ? 'fast' : 'dictionary'}`);
     for (const key of Object.keys(value)) walk((value as Record<string, unknown>)[key], `${path}.${key}`);
   }
 }
@@ -75,4 +85,4 @@ for (const [folder, parse] of sources) {
 }
 const bench = parseAlertmanagerBody(JSON.parse(alertmanagerPayload(3)));
 for (const [i, draft] of draftsOf(bench).entries()) walk(factory.stamp(draft), `bench[${i}]`);
-process.stdout.write('DONE\n');
+mark('DONE');

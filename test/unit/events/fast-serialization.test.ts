@@ -8,11 +8,16 @@
  * prove the reading still sees the kinds it looks for.
  */
 import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const script = fileURLToPath(new URL('../../helpers/event-shapes.ts', import.meta.url));
 const SLOW_KIND = /(SLICED|CONS|THIN)_/;
+/** A marker as %DebugPrint shows a string: `[String]: "MARK …"`, `c"MARK …"` or `#MARK …`. */
+const MARKER = /\[String\][^:]*: [#c>/]?"?MARK (.*?)"?$/;
 const nodeMajor = Number(process.versions.node.split('.')[0]);
 
 interface Shapes {
@@ -21,23 +26,48 @@ interface Shapes {
 }
 
 function readShapes(): Shapes {
-  const run = spawnSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', script], {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  expect(run.status, run.stderr).toBe(0);
-  expect(run.stdout.trimEnd().endsWith('DONE')).toBe(true);
+  // Into a file, not a pipe: node makes its stdout pipe non-blocking, and %DebugPrint's C stdio
+  // writes then lose what does not fit while the reader is slow (up to a third of the output).
+  const dir = mkdtempSync(join(tmpdir(), 'event-shapes-'));
+  const outFile = join(dir, 'out.txt');
+  const out = openSync(outFile, 'w');
+  let stdout: string;
+  try {
+    const run = spawnSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', script], {
+      encoding: 'utf8',
+      stdio: ['ignore', out, 'pipe'],
+    });
+    expect(run.status, run.stderr).toBe(0);
+    stdout = readFileSync(outFile, 'utf8');
+  } finally {
+    closeSync(out);
+    rmSync(dir, { recursive: true, force: true });
+  }
   const kinds = new Map<string, string>();
   const dictionaries: string[] = [];
+  let done = false;
+  // The value's own %DebugPrint follows its marker; the marker string's type lines come first.
   let path: string | null = null;
-  for (const line of run.stdout.split('\n')) {
-    if (line.startsWith('STRING ')) path = line.slice('STRING '.length);
-    else if (line.startsWith('OBJECT ') && line.endsWith(' dictionary')) dictionaries.push(line);
-    else if (path !== null && line.startsWith(' - type: ')) {
+  let inValue = false;
+  for (const line of stdout.split('\n')) {
+    if (line.startsWith('DebugPrint: ')) {
+      const marker = MARKER.exec(line);
+      if (marker) {
+        const text = marker[1] as string;
+        path = text.startsWith('STRING ') ? text.slice('STRING '.length) : null;
+        inValue = false;
+        if (text.startsWith('OBJECT ') && text.endsWith(' dictionary')) dictionaries.push(text);
+        if (text === 'DONE') done = true;
+      } else if (path !== null) {
+        inValue = true;
+      }
+    } else if (inValue && path !== null && line.startsWith(' - type: ')) {
       kinds.set(path, line.slice(' - type: '.length));
       path = null;
+      inValue = false;
     }
   }
+  expect(done, 'the script printed its DONE marker').toBe(true);
   return { kinds, dictionaries };
 }
 
