@@ -9,6 +9,7 @@ import type { IngestEndpointConfig, RecorderConfig } from '../recorder-config/sc
 import { checkAuth } from './auth.js';
 import { type BodyResult, isJsonContentType, readBody } from './body.js';
 import { Deduper } from './dedupe.js';
+import { discardThenClose } from './discard.js';
 import type { IngestEndpoint } from './endpoints.js';
 import type { EndpointMeter } from './metering.js';
 import { ACCEPTED_ONE, jsonReply, RETRY_AFTER, type Reply, SHUTTING_DOWN, send } from './reply.js';
@@ -283,24 +284,4 @@ export class IngestPipeline {
     meter.rejection(reason).inc();
     this.answer(meter, started, res, jsonReply(status, { error }, headers));
   }
-}
-
-/**
- * Closing a socket that still has unread request bytes makes the kernel send a reset,
- * which can destroy our 413 before the client reads it. So discard what keeps arriving
- * (bounded in bytes and time) and cut the connection only past that bound.
- */
-const DISCARD_BYTES = 4 * 1024 * 1024;
-const DISCARD_MS = 2000;
-function discardThenClose(req: IncomingMessage): void {
-  let discarded = 0;
-  const timer = setTimeout(() => req.destroy(), DISCARD_MS);
-  timer.unref();
-  req.on('data', (chunk: Buffer) => {
-    discarded += chunk.length;
-    if (discarded > DISCARD_BYTES) req.destroy();
-  });
-  req.on('end', () => clearTimeout(timer));
-  req.on('close', () => clearTimeout(timer));
-  req.resume();
 }
