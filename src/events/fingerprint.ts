@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { unsliced } from '../lib/flat-string.js';
+import { copyOf } from '../lib/flat-string.js';
 
 /**
  * First 16 hex chars of SHA-256 of `input` (docs/events.md "Envelope": `fingerprint`). The one-shot
@@ -7,7 +7,7 @@ import { unsliced } from '../lib/flat-string.js';
  * Fingerprints and dedup keys go into every event's JSON, so not as a slice (lib/flat-string.ts).
  */
 export function fingerprintOf(input: string): string {
-  return unsliced(hash('sha256', input, 'hex').slice(0, 16));
+  return copyOf(hash('sha256', input, 'hex').slice(0, 16));
 }
 
 const FINGERPRINT_RE = /^[0-9a-f]{16}$/;

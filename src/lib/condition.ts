@@ -33,4 +33,20 @@ export class ConditionWaiters {
     if (this.waiters.size === 0) return;
     for (const check of [...this.waiters]) check();
   }
+
+  /**
+   * `Output.whenPendingAtMost()` for an owner that announces every change of `pending()` here:
+   * waits without a time limit until `pending() <= atMost`, the owner is `over()` (closed:
+   * nothing changes any more) or `signal` aborts; resolves to whether `pending() <= atMost`.
+   */
+  untilAtMost(
+    pending: () => number,
+    atMost: number,
+    over: () => boolean,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    return this.until(() => pending() <= atMost || over(), Number.POSITIVE_INFINITY, signal).then(
+      () => pending() <= atMost,
+    );
+  }
 }

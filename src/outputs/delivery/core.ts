@@ -163,9 +163,12 @@ export class DeliveryCore {
    * settled delivery or the close, and both announce it on `settled`.
    */
   whenPendingAtMost(atMost: number, signal?: AbortSignal): Promise<boolean> {
-    return this.settled
-      .until(() => this.pending <= atMost || this.finished, Number.POSITIVE_INFINITY, signal)
-      .then(() => this.pending <= atMost);
+    return this.settled.untilAtMost(
+      () => this.pending,
+      atMost,
+      () => this.finished,
+      signal,
+    );
   }
 
   /** Deliveries running now. */

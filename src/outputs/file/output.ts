@@ -191,9 +191,12 @@ export class FileOutput implements Output {
 
   /** `progress` is announced after every step of the I/O loop and when close ends. */
   whenPendingAtMost(atMost: number, signal?: AbortSignal): Promise<boolean> {
-    return this.progress
-      .until(() => this.pending() <= atMost || this.closed, Number.POSITIVE_INFINITY, signal)
-      .then(() => this.pending() <= atMost);
+    return this.progress.untilAtMost(
+      () => this.pending(),
+      atMost,
+      () => this.closed,
+      signal,
+    );
   }
 
   reopen(): void {

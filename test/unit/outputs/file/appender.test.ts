@@ -13,6 +13,14 @@ afterAll(removeTempDirs);
 
 const lines = (...s: string[]): Buffer[] => s.map((x) => Buffer.from(`${x}\n`));
 
+/** One process's life as far as the file goes: open (the first open), append `line`, close. */
+async function appendOnce(path: string, log: Logger, line: string): Promise<void> {
+  const a = new FileAppender(path, 0o640, log);
+  await a.open();
+  await a.append(lines(line));
+  await a.close();
+}
+
 describe('FileAppender', () => {
   it('opens creating the folder, appends with the given mode, and tracks unsynced bytes', async () => {
     const path = join(await tempDir('cer-appender-'), 'deep', 'events.jsonl');
@@ -38,18 +46,12 @@ describe('FileAppender', () => {
     await writeFile(path, '{"whole":1}\n{"cut":');
     const warnings: string[] = [];
     const log = new Logger('warn', (line) => warnings.push(line));
-    const a = new FileAppender(path, 0o640, log);
-    await a.open();
-    await a.append(lines('{"next":2}'));
-    await a.close();
+    await appendOnce(path, log, '{"next":2}');
     expect(await readFile(path, 'utf8')).toBe('{"whole":1}\n{"cut":\n{"next":2}\n');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('the file ended with a partial line');
     // A file that ends with its newline, or an empty one, is left alone.
-    const b = new FileAppender(path, 0o640, log);
-    await b.open();
-    await b.append(lines('{"last":3}'));
-    await b.close();
+    await appendOnce(path, log, '{"last":3}');
     expect(await readFile(path, 'utf8')).toBe('{"whole":1}\n{"cut":\n{"next":2}\n{"last":3}\n');
     expect(warnings).toHaveLength(1);
   });
